@@ -1,0 +1,55 @@
+"""Small helpers shared by the estimators: input checks, device choice, seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_embeddings(X, *, name: str = "X", n_features: int | None = None) -> np.ndarray:
+    """Return ``X`` as a C-contiguous float32 array of shape (n_samples, n_features).
+
+    Raises ``ValueError`` with one clear line for the inputs the estimators cannot use:
+    not 2-D, empty, NaN/inf, or the wrong width for an already fitted model.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n_samples, n_features); got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no samples")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; got dtype {X.dtype}")
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=1).sum())
+        raise ValueError(f"{name} contains NaN or infinite values in {bad} row(s)")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but the model was fitted on {n_features}"
+        )
+    return X
+
+
+def check_n_clusters(n_clusters: int, n_samples: int) -> None:
+    if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool):
+        raise ValueError(f"n_clusters must be an integer; got {n_clusters!r}")
+    if n_clusters < 2:
+        raise ValueError(f"n_clusters must be at least 2; got {n_clusters}")
+    if n_clusters > n_samples:
+        raise ValueError(f"n_clusters={n_clusters} is larger than the number of samples ({n_samples})")
+
+
+def resolve_device(device=None):
+    """``None`` -> CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def torch_generator(seed: int):
+    import torch
+
+    g = torch.Generator()
+    g.manual_seed(int(seed))
+    return g

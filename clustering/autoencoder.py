@@ -1,0 +1,135 @@
+"""A fully connected autoencoder over sentence embeddings, and its pretraining loop.
+
+The default 384-256-128-64 encoder with a mirrored decoder is the seed report's model:
+279,744 trainable parameters (see ``count_parameters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from clustering._utils import check_embeddings, resolve_device, torch_generator
+
+_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+
+EpochCallback = Callable[[int, dict], object]
+
+
+def _mlp(dims: Sequence[int], activation: str, batch_norm: bool, dropout: float) -> nn.Sequential:
+    """Linear layers between consecutive ``dims``; no activation after the last one."""
+    layers: list[nn.Module] = []
+    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(d_in, d_out))
+        if i < len(dims) - 2:
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(d_out))
+            layers.append(_ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class AutoEncoder(nn.Module):
+    """Encoder ``input_dim -> hidden_dims`` and its mirror image as decoder.
+
+    The last entry of ``hidden_dims`` is the latent dimension. Batch norm and dropout, when
+    asked for, sit after every hidden layer (never on the latent code or the output).
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 384,
+        hidden_dims: Sequence[int] = (256, 128, 64),
+        *,
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(_ACTIVATIONS)}")
+        if not hidden_dims or any(int(h) < 1 for h in hidden_dims):
+            raise ValueError(f"hidden_dims must be positive sizes; got {tuple(hidden_dims)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+        dims = [int(input_dim), *map(int, hidden_dims)]
+        self.input_dim = dims[0]
+        self.latent_dim = dims[-1]
+        self.encoder = _mlp(dims, activation, batch_norm, dropout)
+        self.decoder = _mlp(dims[::-1], activation, batch_norm, dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(latent, reconstruction)`` for a batch of shape (batch, input_dim)."""
+        z = self.encoder(x)
+        return z, self.decoder(z)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters: sum over layers of in*out + out (weights + biases)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def pretrain(
+    model: AutoEncoder,
+    X,
+    *,
+    epochs: int = 20,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    device=None,
+    random_state: int = 0,
+    callback: EpochCallback | None = None,
+) -> list[float]:
+    """Train ``model`` to reconstruct ``X`` (n_samples, input_dim) with MSE and Adam.
+
+    Returns the mean training loss of every epoch. ``callback(epoch, {"loss": ...})`` is
+    called after each epoch (epochs count from 1); if it returns ``True`` training stops
+    early (a pruner's way in). Raises ``FloatingPointError`` when the loss diverges.
+    """
+    X = check_embeddings(X, n_features=model.input_dim)
+    device = resolve_device(device)
+    torch.manual_seed(random_state)
+    model.to(device).train()
+    data = torch.from_numpy(X).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch_generator(random_state)
+    history: list[float] = []
+    for epoch in range(1, epochs + 1):
+        total = 0.0
+        for idx in torch.randperm(len(data), generator=gen).split(batch_size):
+            batch = data[idx.to(device)]
+            if len(batch) == 1 and _has_batch_norm(model):
+                continue  # BatchNorm cannot train on a single sample
+            _, recon = model(batch)
+            loss = nn.functional.mse_loss(recon, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        epoch_loss = total / len(data)
+        if not np.isfinite(epoch_loss):
+            raise FloatingPointError(f"autoencoder loss diverged at epoch {epoch} (loss={epoch_loss})")
+        history.append(epoch_loss)
+        if callback is not None and callback(epoch, {"loss": epoch_loss}) is True:
+            break
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def encode(model: AutoEncoder, X, *, batch_size: int = 4096, device=None) -> np.ndarray:
+    """Latent codes (n_samples, latent_dim) as float32, computed in batches in eval mode."""
+    X = check_embeddings(X, n_features=model.input_dim)
+    device = resolve_device(device) if device is not None else next(model.parameters()).device
+    model.to(device).eval()
+    out = [model.encoder(torch.from_numpy(X[i : i + batch_size]).to(device)).cpu() for i in range(0, len(X), batch_size)]
+    return torch.cat(out).numpy()
+
+
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.BatchNorm1d) for m in model.modules())
