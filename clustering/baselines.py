@@ -1,0 +1,230 @@
+"""Baselines that DEC has to beat: k-means on tf-idf, on embeddings, and on an AE's latent.
+
+All three are scikit-learn estimators (``clone``, ``get_params`` and pipelines work) and all
+end in the same k-means step, so differences between them come from the representation only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from clustering._utils import check_embeddings, check_n_clusters
+
+
+def _seed(random_state) -> int:
+    """One int seed from ``random_state`` (int, None or RandomState), for torch and k-means."""
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _kmeans(Z, n_clusters: int, n_init: int, random_state) -> KMeans:
+    return KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(Z)
+
+
+def _check_texts(X, name: str = "X") -> list[str]:
+    # A bare string is iterable too; clustering its characters is never what was meant.
+    if isinstance(X, str):
+        raise ValueError(f"{name} must be a sequence of strings, not a single string")
+    texts = list(X)
+    if not texts:
+        raise ValueError(f"{name} has no documents")
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise ValueError(f"{name} must contain only strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+    return texts
+
+
+class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+    """K-means on tf-idf vectors of raw texts: the classical bag-of-words baseline.
+
+    ``fit`` takes a sequence of ``n_samples`` strings. Rows are L2-normalised by the
+    vectorizer, so Euclidean k-means on them ranks points as cosine similarity would.
+
+    Attributes: ``vectorizer_`` (fitted ``TfidfVectorizer``), ``kmeans_``, ``labels_``
+    (n_samples,), ``cluster_centers_`` (n_clusters, vocabulary size), ``inertia_``.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 4,
+        *,
+        max_features: int | None = 20000,
+        ngram_range: tuple[int, int] = (1, 1),
+        min_df: int | float = 2,
+        stop_words: str | list[str] | None = "english",
+        sublinear_tf: bool = True,
+        n_init: int = 10,
+        random_state=0,
+    ):
+        self.n_clusters = n_clusters
+        self.max_features = max_features
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.stop_words = stop_words
+        self.sublinear_tf = sublinear_tf
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Fit the vectorizer and k-means on the texts ``X``; ``y`` is ignored."""
+        texts = _check_texts(X)
+        check_n_clusters(self.n_clusters, len(texts))
+        self.vectorizer_ = TfidfVectorizer(
+            max_features=self.max_features,
+            ngram_range=tuple(self.ngram_range),
+            min_df=self.min_df,
+            stop_words=self.stop_words,
+            sublinear_tf=self.sublinear_tf,
+        )
+        tfidf = self.vectorizer_.fit_transform(texts)
+        self.kmeans_ = _kmeans(tfidf, self.n_clusters, self.n_init, _seed(self.random_state))
+        self.labels_ = self.kmeans_.labels_
+        self.cluster_centers_ = self.kmeans_.cluster_centers_
+        self.inertia_ = float(self.kmeans_.inertia_)
+        return self
+
+    def transform(self, X):
+        """The tf-idf matrix (scipy sparse, n_samples x vocabulary size) of the texts ``X``.
+
+        This is the space the clusters live in, e.g. for computing silhouette there.
+        """
+        check_is_fitted(self)
+        return self.vectorizer_.transform(_check_texts(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Nearest fitted centre (n_samples,) for each text in ``X``."""
+        check_is_fitted(self)
+        return self.kmeans_.predict(self.transform(X))
+
+
+class EmbeddingKMeans(ClusterMixin, BaseEstimator):
+    """K-means directly on precomputed embeddings (n_samples, n_features).
+
+    The embeddings are expected L2-normalised (sentence-transformers' default for the
+    models used here), which makes Euclidean k-means behave like cosine k-means.
+
+    Attributes: ``kmeans_``, ``labels_`` (n_samples,), ``cluster_centers_``
+    (n_clusters, n_features), ``inertia_``, ``n_features_in_``.
+    """
+
+    def __init__(self, n_clusters: int = 4, *, n_init: int = 10, random_state=0):
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        """Run k-means on the rows of ``X``; ``y`` is ignored."""
+        X = check_embeddings(X)
+        check_n_clusters(self.n_clusters, len(X))
+        self.n_features_in_ = X.shape[1]
+        self.kmeans_ = _kmeans(X, self.n_clusters, self.n_init, _seed(self.random_state))
+        self.labels_ = self.kmeans_.labels_
+        self.cluster_centers_ = self.kmeans_.cluster_centers_
+        self.inertia_ = float(self.kmeans_.inertia_)
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Nearest fitted centre (n_samples,) for each row of ``X``."""
+        check_is_fitted(self)
+        return self.kmeans_.predict(check_embeddings(X, n_features=self.n_features_in_))
+
+
+class AutoEncoderKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+    """Pretrain an autoencoder on the embeddings, then run k-means on its latent codes.
+
+    This is DEC's initialisation (Xie et al. 2016, section 3.2) stopped before the
+    clustering fine-tuning, so comparing it with DEC isolates what the KL step adds.
+
+    ``fit(X)`` takes embeddings (n_samples, n_features); ``transform`` returns latent codes
+    (n_samples, hidden_dims[-1]). Attributes: ``autoencoder_``, ``history_``
+    (``{"ae_loss": [loss per epoch]}``), ``kmeans_``, ``labels_``, ``cluster_centers_``
+    (n_clusters, latent_dim; in latent space), ``inertia_``, ``n_features_in_``.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 4,
+        *,
+        hidden_dims: tuple[int, ...] = (256, 128, 64),
+        activation: str = "relu",
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        epochs: int = 20,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        n_init: int = 10,
+        device=None,
+        random_state=0,
+    ):
+        self.n_clusters = n_clusters
+        self.hidden_dims = hidden_dims
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.n_init = n_init
+        self.device = device
+        self.random_state = random_state
+
+    def fit(self, X, y=None, *, callback=None):
+        """Pretrain the autoencoder on ``X``, then cluster its latent codes; ``y`` is ignored.
+
+        ``callback(epoch, {"loss": ...})`` is passed to ``clustering.autoencoder.pretrain``
+        and called after every epoch; returning ``True`` stops pretraining early.
+        """
+        import torch
+
+        from clustering.autoencoder import AutoEncoder, encode, pretrain
+
+        X = check_embeddings(X)
+        check_n_clusters(self.n_clusters, len(X))
+        seed = _seed(self.random_state)
+        self.n_features_in_ = X.shape[1]
+        # Seed before building the model: its initial weights are random too.
+        torch.manual_seed(seed)
+        self.autoencoder_ = AutoEncoder(
+            self.n_features_in_,
+            tuple(self.hidden_dims),
+            activation=self.activation,
+            batch_norm=self.batch_norm,
+            dropout=self.dropout,
+        )
+        losses = pretrain(
+            self.autoencoder_,
+            X,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            device=self.device,
+            random_state=seed,
+            callback=callback,
+        )
+        self.history_ = {"ae_loss": list(losses)}
+        self.kmeans_ = _kmeans(encode(self.autoencoder_, X), self.n_clusters, self.n_init, seed)
+        self.labels_ = self.kmeans_.labels_
+        self.cluster_centers_ = self.kmeans_.cluster_centers_
+        self.inertia_ = float(self.kmeans_.inertia_)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Latent codes (n_samples, latent_dim) of the embeddings ``X``."""
+        from clustering.autoencoder import encode
+
+        check_is_fitted(self)
+        return encode(self.autoencoder_, check_embeddings(X, n_features=self.n_features_in_))
+
+    def predict(self, X) -> np.ndarray:
+        """Nearest fitted centre (n_samples,) for the latent code of each row of ``X``."""
+        check_is_fitted(self)
+        return self.kmeans_.predict(self.transform(X))
