@@ -105,7 +105,8 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
 
         ``callback(step, logs)`` runs after every epoch of both stages, ``step`` counting
         on from pretraining into clustering, ``logs`` holding ``stage`` ("pretrain" or
-        "cluster") and that epoch's losses. Returning ``True`` stops training; an exception
+        "cluster"), that epoch's losses and, in the cluster stage, ``labels``: the hard
+        assignment at the last target update. Returning ``True`` stops training; an exception
         raised there (e.g. Optuna's ``TrialPruned``) propagates.
         """
         import torch
@@ -190,7 +191,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
             if not np.isfinite(kl_epoch):
                 raise FloatingPointError(f"clustering loss diverged at DEC epoch {epoch} (loss={kl_epoch})")
             self.n_iter_ = epoch
-            logs = {"stage": "cluster", "cluster_loss": kl_epoch, "label_change": change}
+            logs = {"stage": "cluster", "cluster_loss": kl_epoch, "label_change": change, "labels": labels}
             self.history_["cluster_loss"].append(kl_epoch)
             self.history_["label_change"].append(change)
             if self._reconstruction:

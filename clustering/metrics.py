@@ -57,22 +57,37 @@ EXTERNAL = {
 }
 
 
+def _degenerate(labels_pred) -> bool:
+    n, k = len(labels_pred), len(np.unique(labels_pred))
+    if 2 <= k <= n - 1:
+        return False
+    warnings.warn(f"internal scores need 2 <= n_clusters <= n_samples - 1; got {k} cluster(s) for {n} sample(s): NaN",
+                  RuntimeWarning, stacklevel=3)
+    return True
+
+
+def silhouette(X, labels_pred, *, metric: str = "cosine", sample_size: int | None = 10000, random_state: int = 0) -> float:
+    """Mean silhouette in ``metric`` (dense or sparse ``X``), on a seeded sample above ``sample_size``."""
+    labels_pred = np.asarray(labels_pred)
+    if _degenerate(labels_pred):
+        return float("nan")
+    sample = sample_size if sample_size is not None and len(labels_pred) > sample_size else None
+    return float(skm.silhouette_score(X, labels_pred, metric=metric, sample_size=sample, random_state=random_state))
+
+
 def internal_scores(X, labels_pred, *, metric: str = "cosine", sample_size: int | None = 10000, random_state: int = 0) -> dict[str, float]:
     """Silhouette (in ``metric``, sampled above ``sample_size``), Davies-Bouldin, Calinski-Harabasz.
 
     Fewer than two clusters, or a cluster per sample, gives NaN with a warning: these
     scores are undefined there, and a tuning run should record that rather than crash.
+    Davies-Bouldin and Calinski-Harabasz are Euclidean by definition and need dense ``X``.
     """
     labels_pred = np.asarray(labels_pred)
-    n = len(labels_pred)
-    k = len(np.unique(labels_pred))
-    if not 2 <= k <= n - 1:
-        warnings.warn(f"internal scores need 2 <= n_clusters <= n_samples - 1; got {k} cluster(s) for {n} sample(s): NaN", RuntimeWarning, stacklevel=2)
+    if _degenerate(labels_pred):
         return {"silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
-    sample = sample_size if sample_size is not None and n > sample_size else None
-    dense = X.toarray() if hasattr(X, "toarray") and X.shape[0] * X.shape[1] < 5e7 else X
+    dense = X.toarray() if hasattr(X, "toarray") else X
     return {
-        "silhouette": float(skm.silhouette_score(X, labels_pred, metric=metric, sample_size=sample, random_state=random_state)),
+        "silhouette": silhouette(X, labels_pred, metric=metric, sample_size=sample_size, random_state=random_state),
         "davies_bouldin": float(skm.davies_bouldin_score(dense, labels_pred)),
         "calinski_harabasz": float(skm.calinski_harabasz_score(dense, labels_pred)),
     }

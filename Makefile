@@ -1,0 +1,40 @@
+# The README's commands. `make run` and `make test` work on a fresh machine with Python 3.10+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   ?= fancyzhx/ag_news
+ARGS   ?=
+export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
+
+.PHONY: run test test-fast bench ui clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+## Set up and run the default study (`mlflow run .`) on DATA (a hub id or a local file).
+run: $(BIN)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow run . --env-manager local --experiment-name deep-text-clustering -P data=$(DATA) $(ARGS)
+
+## Set up and run the whole test suite.
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q --durations=15
+
+## Everything but the slow, end-to-end, browser and PostgreSQL tests.
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres"
+
+## Speed, scale and quality benchmarks (not part of `make test`).
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks
+
+## The MLflow UI on http://127.0.0.1:5000
+ui: $(BIN)/.installed
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf mlruns mlartifacts mlflow.db optuna.db .pytest_cache .benchmarks

