@@ -114,7 +114,9 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, study=None
                 raise
             except Exception as exc:
                 _log_partial(model)
-                mlflow.set_tags({"state": "FAIL", "error": redact(f"{type(exc).__name__}: {exc}")[:500]})
+                error = redact(f"{type(exc).__name__}: {exc}")[:500]
+                trial.set_user_attr("error", error)
+                mlflow.set_tags({"state": "FAIL", "error": error})
                 mlflow.end_run("FAILED")
                 raise
             metrics = trial_metrics(model, X, labels_true, seed=config.seed)
@@ -139,11 +141,24 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, study=None
     # Count completed trials across every worker and rerun, so a resumed or shared study
     # stops at n_trials in total rather than n_trials more.
     done = optuna.study.MaxTrialsCallback(config.n_trials, states=(optuna.trial.TrialState.COMPLETE,))
+    failures: list[optuna.trial.FrozenTrial] = []
+
+    def give_up(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        # A failing trial does not count towards n_trials; without a cap, a space where
+        # every point fails (say, bad settings) would loop for ever.
+        if trial.state == optuna.trial.TrialState.FAIL:
+            failures.append(trial)
+            if len(failures) >= max(3, config.n_trials):
+                study.stop()
+
     if _n_complete(study) < config.n_trials:
         study.optimize(
-            objective, timeout=config.timeout or None, callbacks=[progress, done],
+            objective, timeout=config.timeout or None, callbacks=[progress, done, give_up],
             catch=(FloatingPointError, RuntimeError, ValueError),
         )
+    if _n_complete(study) == 0:
+        reason = failures[-1].user_attrs.get("error", "see the trial runs") if failures else "no trial finished in time"
+        raise RuntimeError(f"no trial of study {config.study_name!r} completed ({len(failures)} failed): {reason}")
     return study
 
 
