@@ -22,7 +22,9 @@ def _start(config, entry: str):
 
 def _setup(config, entry: str):
     """Inside the parent run: tags, params, data, embeddings, k."""
-    mlflow.log_params(config.loggable())
+    # `mlflow run` has logged the MLproject parameters already (as it quoted them); add the rest.
+    logged = mlflow.get_run(mlflow.active_run().info.run_id).data.params
+    mlflow.log_params({k: v for k, v in config.loggable().items() if k not in logged})
     mlflow.set_tags({"entry_point": entry, "study_name": config.study_name,
                      "label_peeking": str(config.label_peeking).lower()})
     prep = pipeline.prepare(config)

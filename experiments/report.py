@@ -36,7 +36,7 @@ def comparison_table(summary: pd.DataFrame, *, with_seed_report: bool = True) ->
     """``mean ± std`` strings per metric, the seed report's figures below for reference."""
     rows = []
     for _, r in summary.iterrows():
-        row = {"method": r["method"], "seeds": int(r["n_seeds"])}
+        row = {"method": r["method"], "seeds": str(int(r["n_seeds"]))}
         for col in COLUMNS:
             if f"{col}_mean" in r and pd.notna(r[f"{col}_mean"]):
                 row[col] = f"{r[f'{col}_mean']:.3f} ± {r[f'{col}_std']:.3f}"
@@ -44,7 +44,7 @@ def comparison_table(summary: pd.DataFrame, *, with_seed_report: bool = True) ->
     if with_seed_report:
         rows += SEED_REPORT
     table = pd.DataFrame(rows)
-    return table[[c for c in ["method", "seeds", *COLUMNS] if c in table.columns]].fillna("")
+    return table[[c for c in ["method", "seeds", *COLUMNS] if c in table.columns]].astype(object).fillna("")
 
 
 LENGTH_BUCKETS = [(0, 15, "< 15 words"), (15, 30, "15-29 words"), (30, 45, "30-44 words"), (45, 10**9, ">= 45 words")]

@@ -1,0 +1,66 @@
+import argparse
+import dataclasses
+
+import pytest
+import yaml
+
+from experiments.config import RunConfig, add_arguments, from_args
+
+MLPROJECT = __import__("pathlib").Path(__file__).resolve().parents[1] / "MLproject"
+
+
+def _entry_points():
+    return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
+
+
+@pytest.mark.parametrize("entry", ["main", "baselines", "tune", "evaluate"])
+def test_mlproject_parameters_are_the_config_fields(entry):
+    spec = _entry_points()[entry]
+    fields = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    assert set(spec["parameters"]) == set(fields)
+    for name, param in spec["parameters"].items():
+        assert f"--{name} {{{name}}}" in spec["command"]
+        default = fields[name]
+        as_text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
+        assert as_text(param["default"]) == as_text(default), name
+    assert spec["command"].startswith(f"python -m experiments {entry} ")
+
+
+def test_cli_flags_parse_into_the_dataclass():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = from_args(parser.parse_args(["--n_trials", "20.0", "--register", "false", "--timeout", "1.5", "--data", "x.csv"]))
+    assert config.n_trials == 20 and config.register is False and config.timeout == 1.5 and config.data == "x.csv"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--n_trials", "2.5"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_trials": 0}, "n_trials"),
+        ({"n_trials": -3}, "n_trials"),
+        ({"objective": "vibes"}, "unknown objective"),
+        ({"method": "kmeans"}, "unknown method"),
+        ({"n_clusters": "1"}, "n_clusters"),
+        ({"n_clusters": "four"}, "n_clusters"),
+        ({"k_min": 5, "k_max": 3}, "k_min"),
+        ({"n_seeds": 0}, "n_seeds"),
+    ],
+)
+def test_bad_values_fail_with_one_line(kwargs, match):
+    with pytest.raises(ValueError, match=match) as info:
+        RunConfig(**kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_label_peeking_follows_the_objective():
+    assert not RunConfig().label_peeking
+    assert not RunConfig(objective="davies_bouldin").label_peeking
+    assert RunConfig(objective="nmi").label_peeking
+
+
+def test_loggable_redacts_passwords():
+    params = RunConfig(storage="postgresql://optuna:s3cret@db:5432/optuna").loggable()
+    assert params["storage"] == "postgresql://optuna:***@db:5432/optuna"
+    assert "s3cret" not in str(params)
