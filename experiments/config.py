@@ -86,6 +86,37 @@ class RunConfig:
         return {k: redact(str(v)) for k, v in dataclasses.asdict(self).items()}
 
 
+HELP = {
+    "data": "Hugging Face hub id, or a local .csv/.tsv/.parquet/.jsonl file",
+    "split": "split to load (a local file has only 'train')",
+    "text_columns": "comma-separated text column(s); empty = `text`, else `title`+`description`",
+    "label_column": "'auto' = `label` when present; '' or 'none' = unlabelled; or a column name",
+    "n_per_class": "balanced, seeded subset of this many texts per class (0 = all)",
+    "max_samples": "seeded random subset of at most this many texts (0 = all)",
+    "clean": "lowercase, strip special characters and AG News escapes",
+    "embedding_model": "sentence-transformers model name or local path",
+    "n_clusters": "number of clusters, or 'auto' to choose k by silhouette",
+    "k_min": "smallest k tried when n_clusters=auto",
+    "k_max": "largest k tried when n_clusters=auto",
+    "method": "'search' lets Optuna choose DEC or IDEC; 'dec' or 'idec' fixes it",
+    "params": "JSON of estimator settings for the evaluate entry point",
+    "n_trials": "completed trials the study should hold in total (all workers, all reruns)",
+    "timeout": "seconds for this worker's share of the study (0 = no limit)",
+    "objective": "model selection score; silhouette/davies_bouldin/calinski_harabasz are label-free, "
+                 "nmi/acc/ari read the labels and tag the run label_peeking=true",
+    "max_pretrain_epochs": "upper end of the autoencoder-epochs range searched",
+    "max_epochs": "upper end of the DEC-epochs range searched",
+    "seed": "first seed; every random step is seeded from it",
+    "n_seeds": "seeds for the final evaluation and the baselines (mean ± std)",
+    "tsne_points": "points shown in the t-SNE plot (subsampled with the seed)",
+    "storage": "Optuna storage: SQLAlchemy URL (sqlite, postgresql) or a .journal file",
+    "study_name": "Optuna study name; workers with the same name and storage share it",
+    "experiment_name": "MLflow experiment (ignored under `mlflow run`, which picks its own)",
+    "model_name": "registered model name; the best encoder gets the alias 'champion'",
+    "register": "register the final model in the MLflow Model Registry",
+}
+
+
 def _parse_int(text: str) -> int:
     value = float(text)  # MLflow may hand "20.0" to an int parameter
     if not value.is_integer():
@@ -114,7 +145,8 @@ def add_arguments(parser: argparse.ArgumentParser, names: typing.Iterable[str] |
         kind = hints[f.name]
         if isinstance(kind, types.UnionType):
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        parser.add_argument(f"--{f.name}", type=_PARSERS[kind], default=f.default, metavar=kind.__name__.upper())
+        parser.add_argument(f"--{f.name}", type=_PARSERS[kind], default=f.default, metavar=kind.__name__.upper(),
+                            help=f"{HELP[f.name]} (default: {f.default!r})")
 
 
 def from_args(args: argparse.Namespace) -> RunConfig:

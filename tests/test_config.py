@@ -64,3 +64,9 @@ def test_loggable_redacts_passwords():
     params = RunConfig(storage="postgresql://optuna:s3cret@db:5432/optuna").loggable()
     assert params["storage"] == "postgresql://optuna:***@db:5432/optuna"
     assert "s3cret" not in str(params)
+
+
+def test_every_field_has_help():
+    from experiments.config import HELP
+
+    assert set(HELP) == {f.name for f in dataclasses.fields(RunConfig)}
