@@ -1,0 +1,57 @@
+"""The pyfunc wrapper in-process: signature, outputs, bad input. (A fresh-process load of a
+registered model is in test_end_to_end.py.)"""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from clustering.dec import DEC
+from experiments.model import log_text_cluster_model
+
+pytestmark = pytest.mark.slow  # loads the real MiniLM model through MLflow
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory, ag_news_small, ag_news_small_embeddings):
+    root = tmp_path_factory.mktemp("pyfunc")
+    mlflow.set_tracking_uri(f"sqlite:///{root}/mlflow.db")
+    experiment = mlflow.create_experiment("pyfunc", artifact_location=str(root / "artifacts"))
+    model = DEC(4, hidden_dims=(32, 8), pretrain_epochs=3, epochs=2, n_init=3).fit(ag_news_small_embeddings)
+    with mlflow.start_run(experiment_id=experiment):
+        info = log_text_cluster_model(model, embedding_model="all-MiniLM-L6-v2", clean=True,
+                                      label_names=ag_news_small.label_names, registered_model_name="pyfunc-test")
+    yield info, model
+    mlflow.set_tracking_uri(None)
+
+
+def test_signature_and_registration(logged):
+    info, _ = logged
+    assert info.signature.inputs.input_names() == ["text"]
+    assert info.signature.outputs.input_names() == ["cluster", "confidence"]
+    assert int(info.registered_model_version) == 1
+
+
+def test_predicts_like_the_estimator_on_raw_text(logged, ag_news_small, ag_news_small_embeddings):
+    info, model = logged
+    loaded = mlflow.pyfunc.load_model(info.model_uri)
+    texts = ag_news_small.texts[:20]
+    out = loaded.predict(pd.DataFrame({"text": texts}))
+    assert list(out.columns) == ["cluster", "confidence"]
+    assert np.array_equal(out["cluster"].to_numpy(), model.predict(ag_news_small_embeddings[:20]))
+    assert ((out["confidence"] >= 0.25) & (out["confidence"] <= 1)).all()
+    latent = loaded.predict(pd.DataFrame({"text": texts[:2]}), params={"return_latent": True})["latent"]
+    assert len(latent.iloc[0]) == 8
+
+
+def test_cleans_raw_input_like_training(logged):
+    loaded = mlflow.pyfunc.load_model(logged[0].model_uri)
+    raw = loaded.predict(pd.DataFrame({"text": ["Stocks #36;10 &lt;b&gt;RALLY&lt;/b&gt; on Wall St.\\"]}))
+    clean = loaded.predict(pd.DataFrame({"text": ["stocks 10 rally on wall st"]}))
+    assert raw.equals(clean)
+
+
+def test_missing_text_column_is_a_clear_error(logged):
+    loaded = mlflow.pyfunc.load_model(logged[0].model_uri)
+    with pytest.raises(Exception, match="text"):
+        loaded.predict(pd.DataFrame({"body": ["hello"]}))
