@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from pathlib import Path
 
 import mlflow
@@ -92,23 +91,16 @@ def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, labe
         artifacts = {"estimator": str(Path(tmp) / "estimator.joblib"), "meta": str(Path(tmp) / "meta.json")}
         if embedding_model_dir:
             artifacts["embedding_model"] = embedding_model_dir
-        with warnings.catch_warnings():
-            # We give an explicit signature; MLflow's nudge towards type hints does not apply.
-            warnings.filterwarnings("ignore", message=".*type hints.*")
-            return _log(artifacts, registered_model_name, name)
-
-
-def _log(artifacts, registered_model_name, name):
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=TextClusterModel(),
-        artifacts=artifacts,
-        code_paths=[str(PACKAGE_DIR / "clustering"), str(PACKAGE_DIR / "experiments")],
-        signature=signature(),
-        input_example=EXAMPLE,
-        pip_requirements=PIP_REQUIREMENTS,
-        registered_model_name=registered_model_name,
-    )
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=TextClusterModel(),
+            artifacts=artifacts,
+            code_paths=[str(PACKAGE_DIR / "clustering"), str(PACKAGE_DIR / "experiments")],
+            signature=signature(),
+            input_example=EXAMPLE,
+            pip_requirements=PIP_REQUIREMENTS,
+            registered_model_name=registered_model_name,
+        )
 
 
 def set_champion(model_name: str, version) -> None:
