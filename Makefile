@@ -28,7 +28,7 @@ test: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres"
 
-## Speed, scale and quality benchmarks (not part of `make test`).
+## Speed, scale and quality benchmarks into benchmarks/RESULTS.md (not part of `make test`; ~40 min on 2 cores).
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 

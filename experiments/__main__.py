@@ -1,7 +1,8 @@
 """``python -m experiments <entry point> [--flags]``: what each MLproject entry point runs.
 
-Bad input ends in one line on stderr and exit code 2; the MLflow run, if one was
-started, is marked FAILED rather than left RUNNING.
+Bad input ends in one line on stderr and exit code 2. An unreachable tracking server or
+Optuna storage is found before any MLflow run starts; later errors, Ctrl-C and SIGTERM
+end the run FAILED rather than leave it RUNNING.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 
 ENTRY_POINTS = ("main", "baselines", "tune", "evaluate", "predict")
 
@@ -29,11 +32,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so every open run is ended on the way out."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def preflight(config, entry: str) -> None:
+    """Check what is outside this process before a run exists: the tracking store, the storage."""
+    from experiments.tracking import check_tracking_server
+
+    check_tracking_server()
+    if entry in ("tune", "main"):
+        import optuna
+
+        from experiments.tune import check_storage
+
+        check_storage(config.storage)
+        # Each trial is echoed with its state and error; Optuna's own lines would repeat them.
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("mlflow", "optuna", "alembic", "sentence_transformers", "httpx"):
+    for noisy in ("mlflow", "alembic", "sentence_transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.entry == "predict":
             from experiments.predict import predict_file
@@ -41,21 +69,22 @@ def main(argv=None) -> int:
             predict_file(args.model_uri, args.input, args.output, text_columns=args.text_columns)
             return 0
         from experiments.config import from_args
-        from experiments import entry_points
 
         config = from_args(args)
+        preflight(config, args.entry)
+        from experiments import entry_points
+
         getattr(entry_points, f"run_{args.entry}")(config)
         return 0
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"error: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:  # one line for the user; the traceback only on request
         if os.environ.get("DTC_DEBUG"):
             raise
-        from experiments.tracking import redact
+        from experiments.tracking import first_line
 
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"error: {redact(message or type(exc).__name__)}", file=sys.stderr)
+        print(f"error: {first_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -1,0 +1,175 @@
+"""What the three benchmark parts share: paths, thread limits, the real data, synthetic data.
+
+The machine this suite was written on has two cores shared with other jobs. While they ran,
+torch's default of one intra-op thread per core made an AE epoch 8x slower than a single
+thread (OpenMP threads spin while waiting for a core); on the idle machine two threads were
+1.3x faster. For numbers that hold up under either, the benchmarks pin every process to
+``BENCH_THREADS`` threads (default 1; 0 leaves the libraries' defaults) and say so in
+``RESULTS.md``. ``test_speed.py`` measures the default against one thread side by side.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+# The CSV lives beside the repository, never inside it.
+AG_NEWS_CSV = ROOT.parent / "shared" / "data" / "ag_news_test.csv"
+N_CLASSES = 4
+
+
+def bench_threads() -> int:
+    """Threads per process for the benchmarks: ``$BENCH_THREADS``, default 1 (0 = library defaults)."""
+    return int(os.environ.get("BENCH_THREADS", "1"))
+
+
+def limit_threads(n: int | None = None) -> int:
+    """Pin torch's intra-op pool and the BLAS/OpenMP pools (threadpoolctl) to ``n`` threads.
+
+    ``n=None`` reads ``bench_threads()``; 0 changes nothing. Returns torch's thread count after.
+    """
+    import torch
+
+    n = bench_threads() if n is None else n
+    if n > 0:
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(n)
+        threadpool_limits(limits=n)  # applies process-wide until restored, which we never do
+    return torch.get_num_threads()
+
+
+def thread_env(n: int) -> dict[str, str]:
+    """Environment variables that give a child process ``n`` threads from its first import on."""
+    if n <= 0:
+        return {}
+    return {name: str(n) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} | {
+        "BENCH_THREADS": str(n)}
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Texts (optional), true labels (n,) and their fixed Sentence-BERT embeddings (n, 384)."""
+
+    name: str
+    texts: list[str] | None
+    labels: np.ndarray
+    X: np.ndarray
+
+
+def ag_news(csv: Path | str = AG_NEWS_CSV) -> LabelledData:
+    """The 7,600 cleaned AG News test articles and their all-MiniLM-L6-v2 embeddings (disk-cached)."""
+    from clustering.data import load_corpus
+    from clustering.embed import embed_texts
+
+    corpus = load_corpus(csv)
+    X = embed_texts(corpus.texts, show_progress=False)
+    return LabelledData(f"AG News test ({len(corpus):,})", corpus.texts, corpus.labels, X)
+
+
+def balanced_subset(full: LabelledData, csv: Path | str = AG_NEWS_CSV, *, n_per_class: int = 1250,
+                    seed: int = 0) -> LabelledData:
+    """The seed report's balanced subset (``n_per_class`` per class, seeded) of the same CSV.
+
+    ``load_corpus`` draws the subset; its rows are then looked up in ``full`` so the
+    embeddings come from the cached 7,600 rather than a second encoding pass (identical
+    texts have identical embeddings, so the lookup by text is exact).
+    """
+    from clustering.data import load_corpus
+
+    corpus = load_corpus(csv, n_per_class=n_per_class, seed=seed)
+    row = {text: i for i, text in enumerate(full.texts)}
+    idx = np.array([row[t] for t in corpus.texts])
+    return LabelledData(f"balanced {len(corpus):,} ({n_per_class:,} per class, seed {seed})",
+                        corpus.texts, corpus.labels, full.X[idx])
+
+
+def mixture_stats(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class mean and per-dimension std of ``X``: (k, d) each, to fit synthetic data to."""
+    classes = np.unique(labels)
+    means = np.stack([X[labels == c].mean(0) for c in classes])
+    stds = np.stack([X[labels == c].std(0) for c in classes])
+    return means.astype(np.float32), stds.astype(np.float32)
+
+
+def synthetic_embeddings(n: int, means: np.ndarray, stds: np.ndarray, *, seed: int = 0,
+                         chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` L2-normalised rows from a diagonal Gaussian mixture; returns (X float32 (n, d), labels (n,)).
+
+    Component ``c`` has mean ``means[c]`` and per-dimension std ``stds[c]``, in equal
+    shares. Rows are drawn ``chunk`` at a time straight into the output array, so a
+    million 384-d rows need the 1.5 GB of the result and little more.
+    """
+    rng = np.random.default_rng(seed)
+    k, d = means.shape
+    labels = rng.permutation(np.arange(n) % k)
+    X = np.empty((n, d), dtype=np.float32)
+    for start in range(0, n, chunk):
+        lab = labels[start : start + chunk]
+        block = rng.standard_normal((len(lab), d), dtype=np.float32)
+        block *= stds[lab]
+        block += means[lab]
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        X[start : start + chunk] = block
+    return X, labels
+
+
+def random_mixture_stats(d: int = 384, k: int = N_CLASSES, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mixture parameters for when no real embeddings are at hand (tests, a missing CSV)."""
+    rng = np.random.default_rng(seed)
+    means = rng.standard_normal((k, d)).astype(np.float32)
+    means *= 0.5 / np.linalg.norm(means, axis=1, keepdims=True)
+    return means, np.full((k, d), 0.045, dtype=np.float32)
+
+
+def machine_info(command: str) -> dict:
+    """Where, when and how a result was measured: ``command``, CPU, memory, versions, threads."""
+    import torch
+
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal"))
+        mem_gb = round(mem_kb / 2**20, 1)
+    except (OSError, StopIteration):
+        mem_gb = None
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu_model": model,
+        "cpu_count": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "load_average": load,
+        "torch_threads": torch.get_num_threads(),
+        "bench_threads": bench_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "command": command,
+    }
+
+
+def relative(path: Path | str) -> str:
+    """``path`` relative to the repository when it is inside it (for printing commands)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

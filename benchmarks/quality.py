@@ -1,0 +1,306 @@
+"""Quality table: every method over several seeds on AG News, beside published figures.
+
+Methods: TF-IDF + KMeans, SBERT + KMeans, AE + KMeans, DEC and IDEC at the library's
+defaults, and "the tuned best": the parameters in ``--tuned`` (a JSON file), or else the
+best of a small label-free Optuna study (``experiments.tune.run_study``, silhouette in the
+SBERT space) run here on the balanced subset. Datasets: the 7,600 AG News test articles and
+the seed report's balanced subset (1,250 per class, seeded) of the same file.
+
+Scores: ACC, NMI, ARI, purity, and silhouette twice: in the fixed SBERT space (cosine),
+where every method is measured alike, and in the method's own space (tf-idf and SBERT:
+cosine; autoencoder latent spaces: Euclidean, the geometry KMeans and DEC's Student-t
+kernel use there). Everything is logged to the MLflow experiment ``benchmark``.
+
+    python -m benchmarks.quality [--n_seeds 5] [--tuned PATH] [--datasets test,balanced]
+    mlflow run . -e benchmark --env-manager local --experiment-name benchmark
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import common
+
+METHODS = {
+    "tfidf": "TF-IDF + KMeans",
+    "sbert": "SBERT + KMeans",
+    "ae": "AE + KMeans",
+    "dec": "DEC",
+    "idec": "IDEC",
+    "tuned": "tuned best",
+}
+OWN_SPACE = {
+    "tfidf": "tf-idf, cosine",
+    "sbert": "SBERT, cosine",
+    "ae": "AE latent, Euclidean",
+    "dec": "DEC latent, Euclidean",
+    "idec": "IDEC latent, Euclidean",
+    "tuned": "latent, Euclidean",
+}
+DATASETS = ("test", "balanced")
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    data: str = str(common.AG_NEWS_CSV)
+    datasets: str = ",".join(DATASETS)  # test = all 7,600; balanced = n_per_class per class
+    methods: str = ",".join(METHODS)
+    n_seeds: int = 5
+    seed: int = 0  # first model seed; also seeds the balanced subset and the study
+    n_per_class: int = 1250
+    tuned: str = ""  # JSON file of make_estimator params; "" = run a small study
+    n_trials: int = 6
+    tune_timeout: float = 420.0  # seconds for the study (the trial running then finishes)
+    experiment_name: str = "benchmark"
+    out: str = str(common.RESULTS_DIR / "quality.json")
+
+    def __post_init__(self):
+        unknown = [m for m in self.method_list if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        bad = [d for d in self.dataset_list if d not in DATASETS]
+        if bad:
+            raise ValueError(f"unknown dataset(s) {bad}; choose from {', '.join(DATASETS)}")
+        if self.n_seeds < 1 or self.n_trials < 1:
+            raise ValueError("n_seeds and n_trials must be >= 1")
+
+    @property
+    def method_list(self) -> list[str]:
+        return [m.strip() for m in self.methods.split(",") if m.strip()]
+
+    @property
+    def dataset_list(self) -> list[str]:
+        return [d.strip() for d in self.datasets.split(",") if d.strip()]
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.n_seeds))
+
+
+# -- one method, one seed -------------------------------------------------------------------
+def make_model(method: str, seed: int, tuned_params: dict | None = None):
+    """A fresh, unfitted estimator for ``method`` at the library's defaults (or the tuned params)."""
+    from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
+    from clustering.dec import DEC, IDEC
+
+    k = common.N_CLASSES
+    if method == "tuned":
+        from experiments.search_space import make_estimator
+
+        return make_estimator(tuned_params, n_clusters=k, random_state=seed)
+    makers = {"tfidf": TfidfKMeans, "sbert": EmbeddingKMeans, "ae": AutoEncoderKMeans, "dec": DEC, "idec": IDEC}
+    return makers[method](k, random_state=seed)
+
+
+def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_params: dict | None = None) -> dict:
+    """Fit ``method`` on ``data`` with ``seed``; its scores and fit time as a flat dict of floats."""
+    from clustering.metrics import evaluate, silhouette
+
+    model = make_model(method, seed, tuned_params)
+    inputs = data.texts if method == "tfidf" else data.X
+    start = time.perf_counter()
+    model.fit(inputs)
+    fit_s = time.perf_counter() - start
+    labels = model.labels_
+    scores = evaluate(data.labels, labels, data.X, random_state=seed)
+    own, metric = own_space(method, model, inputs)
+    return {
+        "acc": scores["acc"], "nmi": scores["nmi"], "ari": scores["ari"], "purity": scores["purity"],
+        "silhouette_sbert": scores["silhouette"],
+        "silhouette_own": silhouette(own, labels, metric=metric, random_state=seed),
+        "fit_s": fit_s,
+    }
+
+
+def own_space(method: str, model, inputs):
+    """The space a fitted ``method`` clusters in, and the metric it measures distance with there."""
+    if method == "sbert":
+        return inputs, "cosine"
+    if method == "tfidf":
+        return model.transform(inputs), "cosine"  # sparse (n, vocabulary), rows L2-normalised
+    return model.transform(inputs), "euclidean"  # autoencoder latent codes (n, latent_dim)
+
+
+# -- the tuned best ---------------------------------------------------------------------------
+def load_tuned(path: str) -> dict:
+    """make_estimator params from a JSON file: a flat dict, or ``{"params": {...}}`` as
+    ``best_trial.json`` (logged by the ``tune`` entry point) and ``tuned_params.json`` have."""
+    from experiments.search_space import default_params
+
+    obj = json.loads(Path(path).read_text())
+    params = obj.get("params", obj)
+    return {**default_params(params.get("method", "dec")), **params}
+
+
+def tune(config: QualityConfig, data: common.LabelledData, echo) -> tuple[dict, dict]:
+    """A small label-free study on ``data`` (silhouette in the SBERT space); (best params, provenance)."""
+    import mlflow
+
+    from experiments.config import RunConfig
+    from experiments.search_space import default_params
+    from experiments.tune import create_study, run_study
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-optuna-") as tmp:
+        run_config = RunConfig(data=config.data, n_per_class=config.n_per_class, method="search",
+                               n_trials=config.n_trials, timeout=config.tune_timeout, objective="silhouette",
+                               max_pretrain_epochs=20, max_epochs=10, seed=config.seed,
+                               storage=f"sqlite:///{tmp}/optuna.db", study_name="benchmark-quality",
+                               experiment_name=config.experiment_name)
+        with mlflow.start_run(run_name=f"tune: {data.name}", nested=True):
+            mlflow.set_tags({"stage": "benchmark-tune", "label_peeking": "false"})
+            study = create_study(run_config)
+            # Trial 0 is the seed report's DEC, so a short study cannot pick anything that
+            # scores worse on its own (label-free) objective than the defaults.
+            study.enqueue_trial(default_params("dec"))
+            study = run_study(run_config, data.X, data.labels, n_clusters=common.N_CLASSES, study=study, echo=echo)
+            best = study.best_trial
+            n_complete = sum(t.state.name == "COMPLETE" for t in study.trials)
+            mlflow.log_metrics({"best_objective": best.value, "tune_seconds": time.perf_counter() - start})
+    params = {**default_params(best.params.get("method", "dec")), **best.params}
+    info = {"source": f"Optuna study run by benchmarks.quality: {n_complete} complete trial(s) of "
+                      f"{len(study.trials)}, TPE seed {config.seed}, objective silhouette in the SBERT space "
+                      f"(label-free), on {data.name}, epochs capped at 20 + 10, trial 0 = the seed report's DEC",
+            "best_trial": best.number, "best_value": best.value, "n_complete": n_complete,
+            "tune_s": time.perf_counter() - start, "params": params}
+    return params, info
+
+
+# -- summaries ------------------------------------------------------------------------------
+COLUMNS = ("acc", "nmi", "ari", "purity", "silhouette_sbert", "silhouette_own", "fit_s")
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean and std (population, over seeds) of every column, ignoring NaN; plus n_seeds."""
+    out = {"n_seeds": len(runs)}
+    for col in COLUMNS:
+        values = [r[col] for r in runs if col in r and r[col] is not None and np.isfinite(r[col])]
+        if values:
+            out[f"{col}_mean"], out[f"{col}_std"] = float(np.mean(values)), float(np.std(values))
+    return out
+
+
+def _log_method(dataset: str, method: str, label: str, runs: list[dict], model_params: dict) -> None:
+    import mlflow
+
+    from experiments.tracking import log_history
+
+    with mlflow.start_run(run_name=f"quality: {dataset} / {label}", nested=True):
+        mlflow.set_tags({"stage": "benchmark", "dataset": dataset, "method": label})
+        mlflow.log_params({"dataset": dataset, "method": method, "n_seeds": len(runs),
+                           **{f"param_{k}": str(v)[:250] for k, v in model_params.items()}})
+        log_history({k: [r[k] for r in runs] for k in COLUMNS}, prefix="seed_")
+        summary = summarise(runs)
+        mlflow.log_metrics({k: v for k, v in summary.items() if k != "n_seeds"})
+
+
+def run(config: QualityConfig, echo=print) -> dict:
+    """Every method x dataset x seed, logged under the active MLflow run; the results as a dict."""
+    import mlflow
+
+    full = common.ag_news(config.data)
+    data = {"test": full}
+    if "balanced" in config.dataset_list:
+        data["balanced"] = common.balanced_subset(full, config.data, n_per_class=config.n_per_class, seed=config.seed)
+    echo(f"quality: datasets {', '.join(d.name for d in data.values())}; seeds {config.seeds}")
+
+    tuned_params = tuned_info = None
+    if "tuned" in config.method_list:
+        if config.tuned:
+            tuned_params = load_tuned(config.tuned)
+            tuned_info = {"source": f"parameters read from {config.tuned}", "params": tuned_params}
+        else:
+            tune_on = data.get("balanced", full)
+            echo(f"tuned best: running a {config.n_trials}-trial label-free study on {tune_on.name} "
+                 f"(pass --tuned FILE to skip it)")
+            tuned_params, tuned_info = tune(config, tune_on, echo)
+            path = Path(config.out).with_name("tuned_params.json")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(tuned_info, indent=1) + "\n")
+            echo(f"tuned best: trial {tuned_info['best_trial']} (silhouette {tuned_info['best_value']:.4f}); "
+                 f"saved to {common.relative(path)}")
+        mlflow.log_dict(tuned_info, "tuned_params.json")
+
+    datasets = []
+    for key in config.dataset_list:
+        d = data[key]
+        runs_by_method = {}
+        for method in config.method_list:
+            runs = [fit_and_score(method, d, seed, tuned_params) for seed in config.seeds]
+            params = make_model(method, config.seed, tuned_params).get_params()
+            _log_method(d.name, method, METHODS[method], runs, params)
+            runs_by_method[method] = runs
+            s = summarise(runs)
+            echo(f"  {d.name:40s} {METHODS[method]:16s} acc {s['acc_mean']:.3f}±{s['acc_std']:.3f} "
+                 f"nmi {s['nmi_mean']:.3f}±{s['nmi_std']:.3f}  {s['fit_s_mean']:.1f} s/fit")
+        datasets.append({"key": key, "name": d.name, "n": int(len(d.labels)), "runs": runs_by_method})
+    return {"datasets": datasets, "methods": {m: METHODS[m] for m in config.method_list},
+            "own_space": {m: OWN_SPACE[m] for m in config.method_list}, "tuned": tuned_info}
+
+
+# -- command line -----------------------------------------------------------------------------
+def _int(text: str) -> int:
+    value = float(text)  # MLflow hands "5.0" to an int parameter
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.splitlines()[0])
+    kinds = {int: _int, float: float, str: str}
+    for f in dataclasses.fields(QualityConfig):
+        kind = kinds[type(f.default)]
+        parser.add_argument(f"--{f.name}", type=kind, default=f.default, metavar=kind.__name__.upper().lstrip("_"))
+    return parser
+
+
+def main(argv=None) -> int:
+    import logging
+
+    import mlflow
+    import optuna
+
+    from benchmarks import report
+    from experiments.tracking import parent_run
+
+    args = build_parser().parse_args(argv)
+    config = QualityConfig(**vars(args))
+    threads = common.limit_threads()
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    command = "python -m benchmarks.quality" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    start = time.perf_counter()
+    with parent_run(config.experiment_name, "benchmark: quality") as parent:
+        logged = mlflow.get_run(parent.info.run_id).data.params  # `mlflow run` logged its own already
+        mlflow.log_params({k: str(v) for k, v in dataclasses.asdict(config).items() if k not in logged})
+        mlflow.set_tags({"stage": "benchmark", "bench_threads": str(threads)})
+        result = run(config, echo=lambda m: print(m, flush=True))
+        result["machine"] = common.machine_info(command)
+        result["config"] = dataclasses.asdict(config)
+        result["total_s"] = time.perf_counter() - start
+        result["mlflow_run_id"] = parent.info.run_id
+        tables = report.quality_markdown(result)
+        mlflow.log_text(tables, "quality.md")
+        mlflow.log_dict(result, "quality.json")
+        mlflow.log_metric("total_seconds", result["total_s"])
+    out = Path(config.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print("\n" + tables)
+    report.write_results_md()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Tables from the raw results in ``benchmarks/results/``, and ``RESULTS.md`` made of them.
+
+Pure functions of the JSON the three parts write (no timing, no MLflow), so they are tested
+on tiny inputs in ``tests/test_benchmarks.py``. ``write_results_md`` is called at the end of
+every part and renders whichever results exist.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import common
+
+EMBED_GOAL = 0.95  # embed_texts throughput / bare encode throughput, at least
+TRACKING_GOAL = 1.05  # tracked trial time / untracked trial time, at most
+
+# Published figures to print beside ours. The seed report does not say in which space its
+# silhouettes were measured.
+PUBLISHED = [
+    {"method": "published: seed report, SBERT + AE + DEC (5,000 balanced AG News articles, one run)",
+     "purity": "0.78", "silhouette_own": "0.52", "own_space": "not stated"},
+    {"method": "published: seed report, TF-IDF + KMeans (same 5,000)", "silhouette_own": "0.38",
+     "own_space": "not stated"},
+    {"method": "published: SCCL (Zhang et al., NAACL 2021), 8,000-article AG News sample", "acc": "0.882"},
+]
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """A GitHub markdown table; columns in first-seen order, missing cells empty."""
+    if not rows:
+        return "(no rows)"
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def _read(name: str, results_dir: Path) -> dict | None:
+    path = results_dir / name
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def _seconds(s: float) -> str:
+    if s >= 100:
+        return f"{s:,.0f} s"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s * 1e6:.0f} µs"
+
+
+def _machine_line(m: dict | None) -> str:
+    if not m:
+        return ""
+    load = "" if not m.get("load_average") else f", load average {m['load_average'][0]} (1 min) when it ended"
+    threads = m.get("bench_threads")
+    pinned = "library defaults" if threads == 0 else f"pinned to {threads} per process"
+    return (f"Measured {m['date']} on {m['cpu_model']} ({m['cpu_count']} cores, {m.get('memory_gb')} GB RAM), "
+            f"torch {m['torch']} with {m['torch_threads']} intra-op thread(s) ({pinned}), "
+            f"Python {m['python']}{load}. Command: `{m['command']}`.")
+
+
+# -- speed ------------------------------------------------------------------------------------
+def speed_rows(bench: dict) -> list[dict]:
+    """One row per pytest-benchmark entry: time statistics and throughput."""
+    rows = []
+    for b in bench.get("benchmarks", []):
+        s, info = b["stats"], b.get("extra_info", {})
+        row = {"benchmark": info.get("label", b["name"]), "rounds": s["rounds"], "min": _seconds(s["min"]),
+               "median": _seconds(s["median"]), "mean ± std": f"{_seconds(s['mean'])} ± {_seconds(s['stddev'])}"}
+        if info.get("items"):
+            row["throughput (median)"] = f"{info['items'] / s['median']:,.0f} {info.get('unit', 'items')}/s"
+        rows.append(row)
+    return rows
+
+
+def _by_key(bench: dict) -> dict[str, dict]:
+    return {b.get("extra_info", {}).get("key", b["name"]): b for b in bench.get("benchmarks", [])}
+
+
+def _pairs(bench: dict, group: str) -> list[dict]:
+    return [p for b in bench.get("benchmarks", []) if b.get("extra_info", {}).get("pair_group") == group
+            for p in b["extra_info"].get("pairs", [])]
+
+
+def _median_ratio(pairs: list[dict], ratio) -> tuple[float, int, float, float] | None:
+    """Median, count, min and max of ``ratio(pair)`` over the pairs that have what it needs."""
+    values = []
+    for p in pairs:
+        try:
+            values.append(ratio(p))
+        except (KeyError, ZeroDivisionError):
+            pass
+    return (float(np.median(values)), len(values), min(values), max(values)) if values else None
+
+
+def speed_ratios(bench: dict) -> list[str]:
+    """The derived figures and the issue's goals, one sentence each.
+
+    Each ratio is given three ways. "Inside one call" compares parts of the same call
+    (encode time within ``embed_texts``; time within MLflow calls within a trial), so load
+    that drifts between calls cannot bias it: it decides the goal. "Interleaved pairs"
+    compares the two variants run back to back; "minima" compares pytest-benchmark's best rounds.
+    """
+    out, by = [], _by_key(bench)
+    embed, bare = by.get("embed_texts"), by.get("bare_encode")
+    if embed and bare:
+        pairs = _pairs(bench, "embedding")
+        inside = _median_ratio(pairs, lambda p: p["encode_inside_embed_texts"] / p["embed_texts"])
+        paired = _median_ratio(pairs, lambda p: p["bare_encode"] / p["embed_texts"])
+        ratio_min = bare["stats"]["min"] / embed["stats"]["min"]
+        main = inside[0] if inside else ratio_min
+        verdict = "met" if main >= EMBED_GOAL else f"MISSED by {EMBED_GOAL - main:.3f}"
+        out.append(f"**Embedding throughput, `embed_texts` (cache off) / bare `SentenceTransformer.encode`**, same "
+                   f"{embed['extra_info'].get('items', '?')} texts, same model object: "
+                   + (f"**{inside[0]:.3f}** inside one call (encode time / `embed_texts` time, median of "
+                      f"{inside[1]} calls); " if inside else "")
+                   + (f"{paired[0]:.3f} from {paired[1]} interleaved pairs (range {paired[2]:.3f}-{paired[3]:.3f}); "
+                      if paired else "")
+                   + f"{ratio_min:.3f} from the minima. Goal >= {EMBED_GOAL}: {verdict}.")
+    hit = by.get("embed_cache_hit")
+    if hit and embed:
+        per_text_miss = embed["stats"]["median"] / embed["extra_info"]["items"]
+        out.append(f"**Cache hit** on {hit['extra_info']['items']:,} texts: {_seconds(hit['stats']['median'])} "
+                   f"(encoding them would take about {_seconds(per_text_miss * hit['extra_info']['items'])} "
+                   f"at the rate above).")
+    ae1, ae_default = by.get("ae_epoch_1_thread"), by.get("ae_epoch_default_threads")
+    if ae1 and ae_default:
+        out.append(f"**Threads**: an AE epoch with torch's default of "
+                   f"{ae_default['extra_info'].get('threads')} threads took "
+                   f"{ae_default['stats']['median'] / ae1['stats']['median']:.2f}x as long as with 1 thread "
+                   f"(medians, same run).")
+    dec0 = by.get("dec_fit_0_epochs")
+    decn = next((b for k, b in by.items() if k.startswith("dec_fit_") and b["extra_info"].get("epochs")), None)
+    if dec0 and decn:
+        n_epochs = decn["extra_info"]["epochs"]
+        by_difference = (decn["stats"]["median"] - dec0["stats"]["median"]) / n_epochs
+        gap = decn["extra_info"].get("epoch_gap_s")
+        rows = decn["extra_info"].get("rows", decn["extra_info"].get("items", 0))
+        out.append(f"**DEC epoch** on {rows:,} x 384, batch 64: "
+                   + (f"{_seconds(gap)} (median gap between epoch callbacks); " if gap else "")
+                   + f"{_seconds(by_difference)} (fit with {n_epochs} epochs minus fit with 0, over {n_epochs}; "
+                   f"medians).")
+    tracked, untracked = by.get("trial_tracked"), by.get("trial_untracked")
+    if tracked and untracked:
+        pairs = _pairs(bench, "trial")
+        inside = _median_ratio(pairs, lambda p: p["trial_tracked"] / (p["trial_tracked"] - p["seconds_in_mlflow"]))
+        spent = _median_ratio(pairs, lambda p: p["seconds_in_mlflow"])
+        paired = _median_ratio(pairs, lambda p: p["trial_tracked"] / p["trial_untracked"])
+        ratio_min = tracked["stats"]["min"] / untracked["stats"]["min"]
+        main = inside[0] if inside else ratio_min
+        verdict = "met" if main <= TRACKING_GOAL else f"MISSED by {main - TRACKING_GOAL:.3f}"
+        out.append(f"**Tracking overhead, one Optuna trial with MLflow / without** "
+                   f"({tracked['extra_info'].get('description', '')}): "
+                   + (f"**{inside[0]:.3f}** inside one trial (trial time / trial time less the "
+                      f"{_seconds(spent[0])} spent in MLflow calls, median of {inside[1]} tracked trials); "
+                      if inside else "")
+                   + (f"{paired[0]:.3f} from {paired[1]} interleaved pairs (range {paired[2]:.3f}-{paired[3]:.3f}); "
+                      if paired else "")
+                   + f"{ratio_min:.3f} from the minima. Goal <= {TRACKING_GOAL}: {verdict}.")
+    return out
+
+
+def speed_markdown(bench: dict) -> str:
+    parts = [_machine_line(bench.get("bench_machine")), markdown_table(speed_rows(bench))]
+    ratios = speed_ratios(bench)
+    if ratios:
+        parts.append("\n".join(f"- {line}" for line in ratios))
+    return "\n\n".join(p for p in parts if p)
+
+
+# -- scale ------------------------------------------------------------------------------------
+def scale_markdown(result: dict) -> str:
+    from benchmarks.scale import goals, scale_table
+
+    settings = result.get("settings", {})
+    note = (f"7,600 rows: the real AG News test embeddings. Larger sizes: **synthetic** Gaussian-mixture "
+            f"embeddings ({result.get('synthetic_source', '')}), L2-normalised. Each size runs in its own "
+            f"process; peak RSS is that process's `ru_maxrss`. DEC runs with `tol=0` so every epoch runs; "
+            f"sizes above {settings.get('big_rows', 0):,} rows ran {settings.get('big_pretrain_epochs')} AE + "
+            f"{settings.get('big_epochs')} DEC epochs instead of {settings.get('pretrain_epochs')} + "
+            f"{settings.get('epochs')} to keep the run short: compare the per-row-epoch columns across sizes. "
+            f"Growth exponents are against the previous size (n^1.00 = linear). Evaluate = ACC/NMI/ARI/purity "
+            f"+ silhouette on a 10,000-row sample + Davies-Bouldin + Calinski-Harabasz in the 384-d space.")
+    lines = "\n".join(f"- {g}" for g in goals(result["records"]))
+    return "\n\n".join([_machine_line(result.get("machine")), note, markdown_table(scale_table(result["records"])),
+                        lines])
+
+
+# -- quality ------------------------------------------------------------------------------------
+QUALITY_HEADERS = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "purity": "purity",
+                   "silhouette_sbert": "silhouette, SBERT space (cosine)", "silhouette_own": "silhouette, own space"}
+
+
+def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
+    """``mean ± std`` per method over seeds, then the published figures."""
+    from benchmarks.quality import summarise
+
+    rows = []
+    for method, runs in dataset["runs"].items():
+        s = summarise(runs)
+        row = {"method": methods.get(method, method), "seeds": str(s["n_seeds"])}
+        for col, header in QUALITY_HEADERS.items():
+            row[header] = f"{s[col + '_mean']:.3f} ± {s[col + '_std']:.3f}" if col + "_mean" in s else "-"
+        row["own space"] = own_space.get(method, "")
+        row["fit time"] = f"{s['fit_s_mean']:.1f} ± {s['fit_s_std']:.1f} s" if "fit_s_mean" in s else "-"
+        rows.append(row)
+    for pub in PUBLISHED:
+        row = {"method": pub["method"], "seeds": ""}
+        for col, header in QUALITY_HEADERS.items():
+            row[header] = pub.get(col, "")
+        row["own space"] = pub.get("own_space", "")
+        rows.append(row)
+    return rows
+
+
+def quality_markdown(result: dict) -> str:
+    parts = [_machine_line(result.get("machine"))]
+    tuned = result.get("tuned")
+    if tuned:
+        shown = ", ".join(f"{k}={v}" for k, v in tuned["params"].items())
+        parts.append(f"Tuned best: {tuned['source']}. Parameters: {shown}.")
+    for d in result["datasets"]:
+        parts.append(f"**{d['name']}**, mean ± std over seeds (fit time per seed on this machine):\n\n"
+                     + markdown_table(quality_rows(d, result.get("methods", {}), result.get("own_space", {}))))
+    if result.get("total_s"):
+        parts.append(f"The quality part took {result['total_s'] / 60:.1f} min; MLflow experiment "
+                     f"`{result.get('config', {}).get('experiment_name', 'benchmark')}`, parent run "
+                     f"`{result.get('mlflow_run_id', '?')}`.")
+    return "\n\n".join(p for p in parts if p)
+
+
+# -- RESULTS.md ---------------------------------------------------------------------------------
+COMMANDS = """\
+```sh
+make bench                       # all three parts: python -m benchmarks
+# or one part at a time (each regenerates this file):
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
+mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
+# compare a new speed run with the last saved one:
+.venv/bin/python -m pytest benchmarks/test_speed.py --benchmark-autosave --benchmark-compare
+```
+`BENCH_THREADS` (or `python -m benchmarks --threads N`) sets the threads per process: 1 by default
+(see `benchmarks/common.py` for why), 0 for the libraries' defaults."""
+
+
+def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
+    speed, scale, quality = (_read(f"{n}.json", results_dir) for n in ("speed", "scale", "quality"))
+    bench_run = _read("bench_run.json", results_dir)
+    parts = ["# Benchmark results",
+             "_Generated by the scripts in `benchmarks/` from the raw results in `benchmarks/results/`; "
+             "do not edit by hand: rerun them._"]
+    if bench_run:
+        took = ", ".join(f"{name} {s / 60:.1f} min" for name, s in bench_run["parts"].items())
+        parts.append(f"The last `{bench_run['command']}` ({bench_run['date']}) took "
+                     f"**{bench_run['total_s'] / 60:.0f} min** on this machine: {took}.")
+    parts += ["## How to rerun", COMMANDS]
+    parts += ["## Speed (pytest-benchmark)", speed_markdown(speed) if speed else "_not run yet_"]
+    parts += ["## Scale and memory", scale_markdown(scale) if scale else "_not run yet_"]
+    parts += ["## Quality", quality_markdown(quality) if quality else "_not run yet_"]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_results_md(results_dir: Path = common.RESULTS_DIR, path: Path = common.RESULTS_MD) -> Path:
+    path.write_text(results_markdown(results_dir))
+    return path
+

@@ -1,0 +1,184 @@
+"""The benchmark scripts' measuring and table-making logic, on tiny inputs (the real runs are `make bench`)."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # benchmarks/ is a folder of scripts, not an installed package
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import common, quality, report, scale  # noqa: E402
+
+
+def test_markdown_table_joins_columns_and_escapes_pipes():
+    text = report.markdown_table([{"a": 1, "b": "x|y"}, {"a": 2, "c": 3}])
+    assert text.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1 | x\\|y |  |", "| 2 |  | 3 |"]
+    assert report.markdown_table([]) == "(no rows)"
+
+
+def test_synthetic_embeddings_are_unit_rows_in_equal_shares():
+    means, stds = common.random_mixture_stats(d=16, k=4, seed=0)
+    X, labels = common.synthetic_embeddings(1003, means, stds, seed=1, chunk=100)
+    assert X.shape == (1003, 16) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+    assert sorted(np.bincount(labels).tolist()) == [250, 251, 251, 251]
+    X2, labels2 = common.synthetic_embeddings(1003, means, stds, seed=1, chunk=7)
+    np.testing.assert_array_equal(labels, labels2)  # the chunk size does not change the labels
+
+
+def test_balanced_subset_reuses_the_embeddings_of_its_texts(tmp_path):
+    texts = ["a b", "c d", "e f", "g h"]
+    csv = tmp_path / "tiny.csv"
+    csv.write_text("label,text\n" + "".join(f"{i % 2},{t}\n" for i, t in enumerate(texts)))
+    full = common.LabelledData("full", texts, np.array([0, 1, 0, 1]), np.arange(8, dtype=np.float32).reshape(4, 2))
+    sub = common.balanced_subset(full, csv, n_per_class=1, seed=0)
+    assert len(sub.texts) == 2 and sorted(sub.labels.tolist()) == [0, 1]
+    for text, row in zip(sub.texts, sub.X):
+        np.testing.assert_array_equal(row, full.X[texts.index(text)])
+
+
+# -- scale ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def scale_records():
+    means, stds = common.random_mixture_stats(d=32, seed=0)
+    records = []
+    for n in (300, 600):
+        X, labels = common.synthetic_embeddings(n, means, stds, seed=0)
+        record = scale.run_size(X, labels, pretrain_epochs=2, epochs=2, tsne_points=40)
+        record.update(data="synthetic", peak_rss_mb=1000.0, process_s=1.0)
+        records.append(record)
+    return records
+
+
+def test_run_size_times_every_stage(scale_records):
+    r = scale_records[0]
+    assert (r["rows"], r["pretrain_epochs"], r["dec_epochs"], r["tsne_points"]) == (300, 2, 2, 40)
+    for key in ("ae_epoch_s", "dec_epoch_s", "kmeans_init_s", "evaluate_s", "tsne_s"):
+        assert 0 <= r[key] < r["total_s"], key
+    assert 0 <= r["acc"] <= 1 and r["rss_after_tsne_mb"] >= r["rss_after_fit_mb"] > 0
+
+
+def test_scale_table_reports_growth_against_the_previous_size():
+    records = [{"rows": 1000, "data": "real", "pretrain_epochs": 2, "dec_epochs": 2, "ae_epoch_s": 1.0,
+                "dec_epoch_s": 0.5, "kmeans_init_s": 0.1, "evaluate_s": 2.0, "tsne_s": 1.0, "tsne_points": 300,
+                "total_s": 5.0, "acc": 0.9, "peak_rss_mb": 2048.0, "process_s": 6.0},
+               {"rows": 120_000, "data": "synthetic", "failed": "exit code -9", "peak_rss_mb": 5120.0},
+               {"rows": 4000, "data": "synthetic", "pretrain_epochs": 2, "dec_epochs": 2, "ae_epoch_s": 4.0,
+                "dec_epoch_s": 4.0, "kmeans_init_s": 0.1, "evaluate_s": 2.0, "tsne_s": 1.0, "tsne_points": 300,
+                "total_s": 13.0, "acc": 0.8, "peak_rss_mb": 3072.0, "process_s": 14.0}]
+    rows = scale.scale_table(records)
+    assert [r["rows"] for r in rows] == ["1,000", "4,000", "120,000"]
+    assert rows[0]["growth AE/DEC/eval"] == "-"
+    assert rows[1]["growth AE/DEC/eval"] == "n^1.00 / n^1.50 / n^0.00"  # 4x rows: 4x, 8x, 1x time
+    assert rows[1]["AE µs/row·epoch"] == "1,000" and rows[1]["peak RSS"] == "3.00 GB"
+    assert rows[2]["total s"] == "exit code -9"
+    goals = scale.goals(records)
+    assert goals[0] == "120,000 rows within 4 GB peak RSS: MISSED (5.00 GB)."
+    assert "grows as n^1.00" in goals[1] and "grows as n^1.50" in goals[2]
+
+
+def test_scale_markdown_renders_real_records(scale_records):
+    text = report.scale_markdown({"records": scale_records, "settings": {"big_rows": 200_000}})
+    assert "| 300 | synthetic mixture | 2+2 |" in text and "n^" in text
+
+
+# -- speed ----------------------------------------------------------------------------------------
+def _bench(key, median, *, minimum=None, **info):
+    stats = {"min": minimum or median, "median": median, "mean": median, "stddev": 0.0, "rounds": 2}
+    return {"name": f"test_{key}", "stats": stats, "extra_info": {"key": key, "label": key, **info}}
+
+
+FAKE_SPEED = {"benchmarks": [
+    _bench("embed_texts", 2.0, items=100, unit="texts", pair_group="embedding",
+           pairs=[{"bare_encode": 2.1, "embed_texts": 2.0, "encode_inside_embed_texts": 1.98}]),
+    _bench("bare_encode", 2.0, items=100, unit="texts", pair_group="embedding",
+           pairs=[{"embed_texts": 2.2, "encode_inside_embed_texts": 2.2 * 0.99, "bare_encode": 2.0}]),
+    _bench("embed_cache_hit", 0.01, items=7600, unit="texts"),
+    _bench("ae_epoch_1_thread", 1.0, threads=1),
+    _bench("ae_epoch_default_threads", 3.0, threads=2),
+    _bench("dec_fit_0_epochs", 1.0, epochs=0, items=7600),
+    _bench("dec_fit_5_epochs", 3.5, epochs=5, epoch_gap_s=0.45, items=7600),
+    _bench("trial_tracked", 11.0, pair_group="trial", description="tiny",
+           pairs=[{"trial_untracked": 10.0, "trial_tracked": 11.0, "seconds_in_mlflow": 1.0}]),
+    _bench("trial_untracked", 10.0, pair_group="trial",
+           pairs=[{"trial_tracked": 12.0, "seconds_in_mlflow": 2.0, "trial_untracked": 10.0}]),
+]}
+
+
+def test_speed_ratios_decide_goals_from_within_call_measurements():
+    lines = report.speed_ratios(FAKE_SPEED)
+    embed, hit, threads, dec, trial = lines
+    assert "**0.990** inside one call" in embed and "Goal >= 0.95: met" in embed
+    assert "1.000 from the minima" in embed
+    assert "10.0 ms" in hit and "152 s" in hit
+    assert "3.00x" in threads
+    assert "450.0 ms (median gap" in dec and "500.0 ms (fit with 5 epochs" in dec
+    # 11/(11-1) = 1.1 and 12/(12-2) = 1.2: median 1.15
+    assert "**1.150** inside one trial" in trial and "MISSED by 0.100" in trial
+
+
+def test_speed_rows_show_throughput():
+    rows = report.speed_rows(FAKE_SPEED)
+    assert rows[0]["throughput (median)"] == "50 texts/s" and rows[0]["median"] == "2.00 s"
+
+
+# -- quality --------------------------------------------------------------------------------------
+def test_summarise_gives_population_std_and_skips_nan():
+    s = quality.summarise([{"acc": 0.5, "silhouette_own": float("nan")}, {"acc": 0.7, "silhouette_own": 0.2}])
+    assert s["n_seeds"] == 2 and s["acc_mean"] == pytest.approx(0.6) and s["acc_std"] == pytest.approx(0.1)
+    assert s["silhouette_own_mean"] == 0.2 and "nmi_mean" not in s
+
+
+def test_fit_and_score_measures_both_spaces():
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(200, n_features=8, centers=4, random_state=0)
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    words = ["alpha beta", "gamma delta", "epsilon zeta", "eta theta"]
+    data = common.LabelledData("blobs", [words[c] + f" w{i % 7}" for i, c in enumerate(y)], y, X)
+    for method in ("sbert", "tfidf"):
+        r = quality.fit_and_score(method, data, seed=0)
+        assert set(r) == set(quality.COLUMNS)
+        assert r["acc"] == pytest.approx(1.0) and r["fit_s"] >= 0
+    assert r["silhouette_own"] != r["silhouette_sbert"]  # tf-idf space differs from the SBERT one
+
+
+def test_quality_table_and_results_md(tmp_path, scale_records):
+    runs = {"sbert": [{"acc": 0.8, "nmi": 0.6, "ari": 0.6, "purity": 0.8, "silhouette_sbert": 0.06,
+                       "silhouette_own": 0.06, "fit_s": 1.0}] * 2}
+    result = {"datasets": [{"key": "test", "name": "AG News test (7,600)", "n": 7600, "runs": runs}],
+              "methods": {"sbert": "SBERT + KMeans"}, "own_space": {"sbert": "SBERT, cosine"},
+              "tuned": {"source": "a file", "params": {"lr": 0.001}}}
+    rows = report.quality_rows(result["datasets"][0], result["methods"], result["own_space"])
+    assert rows[0]["ACC"] == "0.800 ± 0.000" and rows[0]["fit time"] == "1.0 ± 0.0 s"
+    assert [r["method"].split(",")[0] for r in rows[1:]] == ["published: seed report", "published: seed report",
+                                                             "published: SCCL (Zhang et al."]
+    (tmp_path / "quality.json").write_text(json.dumps(result))
+    (tmp_path / "scale.json").write_text(json.dumps({"records": scale_records, "settings": {}}))
+    (tmp_path / "speed.json").write_text(json.dumps(FAKE_SPEED))
+    (tmp_path / "bench_run.json").write_text(json.dumps({"command": "python -m benchmarks", "date": "today",
+                                                        "parts": {"speed": 60.0}, "total_s": 60.0}))
+    text = report.write_results_md(tmp_path, tmp_path / "RESULTS.md").read_text()
+    assert "not run yet" not in text and "took **1 min**" in text
+    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun"):
+        assert heading in text
+
+
+def test_quality_config_checks_and_cli_names():
+    with pytest.raises(ValueError, match="unknown method"):
+        quality.QualityConfig(methods="dec,kmeans")
+    args = quality.build_parser().parse_args(["--n_seeds", "5.0", "--tuned", ""])
+    config = quality.QualityConfig(**vars(args))
+    assert config.n_seeds == 5 and config.seeds == [0, 1, 2, 3, 4] and config.method_list == list(quality.METHODS)
+
+
+def test_load_tuned_fills_the_defaults(tmp_path):
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"params": {"method": "idec", "lr": 0.002}}))
+    params = quality.load_tuned(str(path))
+    assert params["method"] == "idec" and params["lr"] == 0.002 and params["gamma"] == 0.1
+    assert quality.make_model("tuned", 3, params).random_state == 3

@@ -1,0 +1,158 @@
+"""Tests for clustering/selftrain.py: pure helpers by hand, the estimator on 36 tiny texts."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from clustering.metrics import cluster_accuracy
+from clustering.selftrain import CentroidAssigner, SelfTrainingClusterer, confident_mask, cosine_proba
+
+TOPICS = {
+    "sport": ["the striker scored a late goal", "the team won the football match", "the goalkeeper saved a penalty",
+              "fans cheered as the club won the cup", "the tennis player won the final set",
+              "the coach praised the players after the game", "the runner won the marathon race",
+              "the league match ended in a draw", "the basketball team lost the playoff game",
+              "the cricket captain scored a century", "the boxer won the title fight", "the cyclist won the stage"],
+    "cooking": ["bake the bread in a hot oven", "chop the onions and fry them in butter",
+                "stir the soup and add some salt", "the cake recipe needs flour sugar and eggs",
+                "roast the chicken with garlic and herbs", "boil the pasta for ten minutes",
+                "whisk the cream until it is thick", "season the sauce with pepper",
+                "grill the fish with lemon", "knead the dough and let it rise", "simmer the beans in tomato sauce",
+                "melt the chocolate for the dessert"],
+    "finance": ["the central bank raised interest rates", "shares fell as the stock market slumped",
+                "the company reported higher quarterly profits", "investors sold bonds as inflation rose",
+                "the bank cut its growth forecast", "oil prices pushed the index lower",
+                "the firm's revenue beat analyst estimates", "the dollar rose against the euro",
+                "the merger lifted the company's share price", "markets rallied after the earnings report",
+                "the fund bought shares of the bank", "the economy grew faster than expected"],
+}
+TEXTS = [t for texts in TOPICS.values() for t in texts]
+LABELS = np.repeat(np.arange(3), 12)
+TINY = dict(rounds=1, max_seq_length=16, batch_size=8, embed_batch_size=64, n_init=4, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return SelfTrainingClusterer(3, random_state=0, **TINY).fit(TEXTS)
+
+
+def test_confident_mask_keeps_largest_margins_per_cluster():
+    sim = np.array([[0.9, 0.1], [0.6, 0.5], [0.8, 0.2], [0.2, 0.3], [0.1, 0.9], [0.45, 0.55]])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    # margins: 0.8, 0.1, 0.6 | 0.1, 0.8, 0.1 -> the top two of three (round(2/3 * 3) = 2) per cluster
+    assert confident_mask(sim, labels, 2 / 3).tolist() == [True, False, True, False, True, True]
+    # tiny fractions still keep one member of every cluster
+    assert confident_mask(sim, labels, 0.01).tolist() == [True, False, False, False, True, False]
+
+
+def test_cosine_proba_rows_sum_to_one_and_follow_similarity():
+    p = cosine_proba(np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]), 0.1)
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    np.testing.assert_allclose(p[0, 0], 1 / (1 + np.exp(-10)))
+
+
+@pytest.mark.parametrize("bad", [dict(rounds=-1), dict(confident_fraction=0.0), dict(confident_fraction=1.5),
+                                 dict(lr=0.0), dict(batch_size=0), dict(contrastive_weight=-1.0),
+                                 dict(trainable_layers=0), dict(max_seq_length=2),
+                                 dict(objective="mse")])
+def test_bad_parameters_raise_before_loading_a_model(bad):
+    with pytest.raises(ValueError):
+        SelfTrainingClusterer(3, **bad).fit(TEXTS)
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="single string"):
+        SelfTrainingClusterer(2).fit("one text")
+    with pytest.raises(ValueError, match="n_clusters"):
+        SelfTrainingClusterer(5).fit(["a", "b"])
+
+
+def test_unfitted_model_refuses_to_predict():
+    with pytest.raises(NotFittedError):
+        SelfTrainingClusterer(3).predict(TEXTS)
+
+
+def test_clone_keeps_parameters():
+    model = SelfTrainingClusterer(3, lr=1e-4, trainable_layers=2)
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_fit_recovers_obvious_topics(fitted):
+    assert fitted.labels_.shape == (36,) and fitted.labels_.dtype == np.int64
+    assert fitted.cluster_centers_.shape == (3, 384)
+    assert fitted.embeddings_.shape == (36, 384)
+    assert fitted.n_iter_ == 1 and len(fitted.history_["loss"]) == 1
+    assert fitted.history_["n_confident"] == [36]  # the default trains on every text
+    assert cluster_accuracy(LABELS, fitted.labels_) >= 0.9
+
+
+def test_predict_and_proba_agree_on_training_texts(fitted):
+    proba = fitted.predict_proba(TEXTS)
+    assert proba.shape == (36, 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(fitted.predict(TEXTS), fitted.labels_)
+    np.testing.assert_array_equal(proba.argmax(1), fitted.labels_)
+
+
+def test_training_changes_a_private_copy_of_the_encoder(fitted):
+    from clustering.embed import load_model
+
+    pristine = load_model("all-MiniLM-L6-v2", "cpu")
+    assert fitted.encoder_ is not pristine
+    before = pristine.encode(TEXTS[:4], normalize_embeddings=True)
+    after = fitted.transform(TEXTS[:4])
+    assert not np.allclose(before, after, atol=1e-4)
+
+
+def test_saved_encoder_and_head_reproduce_predictions(fitted, tmp_path):
+    from clustering.embed import embed_texts
+
+    path = fitted.save_encoder(tmp_path / "encoder")
+    X = embed_texts(TEXTS, model=path, cache_dir=False, show_progress=False, device="cpu")
+    np.testing.assert_allclose(X, fitted.transform(TEXTS), atol=1e-5)
+    head = fitted.embedding_head()
+    assert isinstance(head, CentroidAssigner) and head.n_clusters == 3
+    np.testing.assert_array_equal(head.predict(X), fitted.labels_)
+    np.testing.assert_allclose(head.predict_proba(X), fitted.predict_proba(TEXTS), atol=1e-4)
+
+
+def test_pickle_leaves_the_encoder_out(fitted):
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert not hasattr(restored, "encoder_")
+    np.testing.assert_array_equal(restored.labels_, fitted.labels_)
+
+
+def test_callback_sees_each_stage_and_can_stop():
+    seen = []
+
+    def callback(step, logs):
+        seen.append((step, logs["stage"]))
+        return logs["stage"] == "cluster"
+
+    model = SelfTrainingClusterer(3, random_state=0, **{**TINY, "rounds": 3, "tol": 0.0}).fit(TEXTS, callback=callback)
+    assert seen == [(1, "train"), (2, "cluster")]
+    assert model.n_iter_ == 1
+
+
+def test_cross_entropy_objective_trains_on_the_confident_half():
+    model = SelfTrainingClusterer(3, objective="ce", confident_fraction=0.5, random_state=0, **TINY).fit(TEXTS)
+    assert model.history_["n_confident"] == [18]  # half of each 12-text cluster
+    assert cluster_accuracy(LABELS, model.labels_) >= 0.9
+
+
+def test_zero_rounds_is_kmeans_on_the_pretrained_embeddings():
+    model = SelfTrainingClusterer(3, random_state=0, **{**TINY, "rounds": 0}).fit(TEXTS)
+    assert model.n_iter_ == 0 and model.history_["loss"] == []
+    assert cluster_accuracy(LABELS, model.labels_) >= 0.9
+
+
+@pytest.mark.slow
+def test_same_seed_same_clusters():
+    params = {**TINY, "trainable_layers": 2}
+    a = SelfTrainingClusterer(3, random_state=1, **params).fit(TEXTS)
+    b = SelfTrainingClusterer(3, random_state=1, **params).fit(TEXTS)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.embeddings_, b.embeddings_, atol=1e-5)
