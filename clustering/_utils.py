@@ -29,6 +29,20 @@ def check_embeddings(X, *, name: str = "X", n_features: int | None = None) -> np
     return X
 
 
+def check_texts(texts, *, name: str = "X") -> list[str]:
+    """Return ``texts`` as a list of strings, or raise ``ValueError`` with one clear line."""
+    # A bare string is iterable too; clustering its characters is never what was meant.
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(f"{name} must be a sequence of strings, not a single string")
+    texts = list(texts)
+    if not texts:
+        raise ValueError(f"{name} has no documents")
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise ValueError(f"{name} must contain only strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+    return texts
+
+
 def check_n_clusters(n_clusters: int, n_samples: int) -> None:
     if not isinstance(n_clusters, (int, np.integer)) or isinstance(n_clusters, bool):
         raise ValueError(f"n_clusters must be an integer; got {n_clusters!r}")

@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters
+from clustering._utils import check_embeddings, check_n_clusters, check_texts
 
 
 def _seed(random_state) -> int:
@@ -26,18 +26,6 @@ def _seed(random_state) -> int:
 def _kmeans(Z, n_clusters: int, n_init: int, random_state) -> KMeans:
     return KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(Z)
 
-
-def _check_texts(X, name: str = "X") -> list[str]:
-    # A bare string is iterable too; clustering its characters is never what was meant.
-    if isinstance(X, str):
-        raise ValueError(f"{name} must be a sequence of strings, not a single string")
-    texts = list(X)
-    if not texts:
-        raise ValueError(f"{name} has no documents")
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(f"{name} must contain only strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
-    return texts
 
 
 class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -73,7 +61,7 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Fit the vectorizer and k-means on the texts ``X``; ``y`` is ignored."""
-        texts = _check_texts(X)
+        texts = check_texts(X)
         check_n_clusters(self.n_clusters, len(texts))
         self.vectorizer_ = TfidfVectorizer(
             max_features=self.max_features,
@@ -95,7 +83,7 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         This is the space the clusters live in, e.g. for computing silhouette there.
         """
         check_is_fitted(self)
-        return self.vectorizer_.transform(_check_texts(X))
+        return self.vectorizer_.transform(check_texts(X))
 
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for each text in ``X``."""

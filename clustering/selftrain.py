@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, resolve_device, torch_generator
+from clustering._utils import check_embeddings, check_n_clusters, check_texts, resolve_device, torch_generator
 from clustering.metrics import cluster_accuracy
 
 Callback = Callable[[int, dict], object]
@@ -123,17 +123,6 @@ def train_round(encoder, texts, labels, centers, *, objective="kl", epochs=1, lr
     return losses
 
 
-def _check_texts(texts, name: str = "texts") -> list[str]:
-    if isinstance(texts, (str, bytes)):
-        raise ValueError(f"{name} must be a sequence of strings, not a single string")
-    texts = list(texts)
-    if not texts:
-        raise ValueError(f"{name} has no documents")
-    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(f"{name} must contain only strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
-    return texts
-
 
 class SelfTrainingClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
     """Cluster raw texts while fine-tuning the sentence encoder on confident pseudo-labels.
@@ -206,7 +195,7 @@ class SelfTrainingClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
 
         from clustering.embed import load_model
 
-        texts = _check_texts(X, "X")
+        texts = check_texts(X)
         check_n_clusters(self.n_clusters, len(texts))
         self._check_params()
         torch.manual_seed(self.random_state)  # dropout masks
@@ -297,7 +286,7 @@ class SelfTrainingClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """L2-normalised embeddings (n_samples, dim) of the texts ``X`` by the fine-tuned encoder."""
         check_is_fitted(self, "cluster_centers_")
-        return self._embed(_check_texts(X, "X"))
+        return self._embed(check_texts(X))
 
     def predict_proba(self, X) -> np.ndarray:
         """Softmax of cosine similarity / ``temperature`` to each centre, (n_samples, n_clusters)."""

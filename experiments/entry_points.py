@@ -15,11 +15,6 @@ from experiments.search_space import default_params
 from experiments.tracking import base_tags, parent_run
 
 
-def _start(config, entry: str):
-    run = parent_run(config.experiment_name, f"{entry}: {config.study_name}")
-    return run
-
-
 def _setup(config, entry: str):
     """Inside the parent run: tags, params, data, embeddings, k."""
     # `mlflow run` has logged the MLproject parameters already (as it quoted them); add the rest.
@@ -33,7 +28,7 @@ def _setup(config, entry: str):
 
 
 def run_baselines(config):
-    with _start(config, "baselines"):
+    with parent_run(config.experiment_name, f"baselines: {config.study_name}"):
         prep = _setup(config, "baselines")
         results = pipeline.run_baselines(config, prep)
         table = comparison_table(summarise(results))
@@ -45,7 +40,7 @@ def run_baselines(config):
 def run_tune(config):
     from experiments.tune import run_study
 
-    with _start(config, "tune") as run:
+    with parent_run(config.experiment_name, f"tune: {config.study_name}") as run:
         prep = _setup(config, "tune")
         study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, echo=echo)
         pipeline.log_study(study)
@@ -56,7 +51,7 @@ def run_tune(config):
 
 def run_evaluate(config):
     params = _params_from_config(config)
-    with _start(config, "evaluate"):
+    with parent_run(config.experiment_name, f"evaluate: {config.study_name}"):
         prep = _setup(config, "evaluate")
         runs, models = pipeline.evaluate_config(config, prep, params, params["method"].upper())
         table = comparison_table(summarise({params["method"].upper(): runs}))
@@ -72,7 +67,7 @@ def run_main(config):
     from experiments.tune import run_study
 
     start = time.perf_counter()
-    with _start(config, "main") as run:
+    with parent_run(config.experiment_name, f"main: {config.study_name}") as run:
         prep = _setup(config, "main")
         results = pipeline.run_baselines(config, prep)
         study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, echo=echo)
