@@ -8,7 +8,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from clustering.metrics import cluster_accuracy
-from clustering.selftrain import CentroidAssigner, SelfTrainingClusterer, confident_mask, cosine_proba
+from clustering.selftrain import (CentroidAssigner, FrozenPrefix, SelfTrainingClusterer, confident_mask, centroid_proba,
+                                  nearest_neighbors)
 
 TOPICS = {
     "sport": ["the striker scored a late goal", "the team won the football match", "the goalkeeper saved a penalty",
@@ -48,16 +49,23 @@ def test_confident_mask_keeps_largest_margins_per_cluster():
     assert confident_mask(sim, labels, 0.01).tolist() == [True, False, False, False, True, False]
 
 
-def test_cosine_proba_rows_sum_to_one_and_follow_similarity():
-    p = cosine_proba(np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]), 0.1)
-    np.testing.assert_allclose(p.sum(1), 1.0)
-    np.testing.assert_allclose(p[0, 0], 1 / (1 + np.exp(-10)))
+def test_centroid_proba_rows_sum_to_one_and_agree_with_the_nearest_centre():
+    p = centroid_proba(np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]), 0.1)
+    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
+    # row 0 logits: (2 - 0.5, 0 - 4.5) / 0.1 = (15, -45)
+    np.testing.assert_allclose(p[0, 0], 1 / (1 + np.exp(-60)), rtol=1e-6)
+    # k-means centres of unit vectors are shorter than 1, so cosine and distance can disagree:
+    # x is closer in angle to the short centre (0.714 > 0.7) but nearer the long one
+    # (|x - c0|^2 = 0.60 < |x - c1|^2 = 0.66); the argmax must be the nearest, as k-means labels
+    x = np.array([[0.7, np.sqrt(1 - 0.49)]])
+    assert centroid_proba(x, np.array([[1.0, 0.0], [0.0, 0.3]]), 0.1).argmax() == 0
 
 
 @pytest.mark.parametrize("bad", [dict(rounds=-1), dict(confident_fraction=0.0), dict(confident_fraction=1.5),
                                  dict(lr=0.0), dict(batch_size=0), dict(contrastive_weight=-1.0),
                                  dict(trainable_layers=0), dict(max_seq_length=2),
-                                 dict(objective="mse")])
+                                 dict(objective="mse"), dict(positives="others"), dict(n_neighbors=0),
+                                 dict(objective="none", contrastive_weight=0.0)])
 def test_bad_parameters_raise_before_loading_a_model(bad):
     with pytest.raises(ValueError):
         SelfTrainingClusterer(3, **bad).fit(TEXTS)
@@ -156,3 +164,37 @@ def test_same_seed_same_clusters():
     b = SelfTrainingClusterer(3, random_state=1, **params).fit(TEXTS)
     np.testing.assert_array_equal(a.labels_, b.labels_)
     np.testing.assert_allclose(a.embeddings_, b.embeddings_, atol=1e-5)
+
+
+def test_nearest_neighbors_by_hand_and_in_chunks():
+    X = np.array([[1.0, 0.0], [0.96, 0.28], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+    # cosine: 0-1 0.96, 0-3 0.6, 1-3 0.8, 2-3 0.8, 1-2 0.28, 0-2 0.0
+    expected = [[1, 3], [0, 3], [3, 1], [1, 2]]
+    assert nearest_neighbors(X, 2).tolist() == expected
+    assert nearest_neighbors(X, 2, chunk_size=1).tolist() == expected
+    assert nearest_neighbors(X, 10).shape == (4, 3)  # never more than the other rows
+
+
+@pytest.mark.parametrize("n_frozen", [0, 3, 6])
+def test_frozen_prefix_reproduces_the_full_encoder(n_frozen):
+    import copy
+
+    from clustering.embed import load_model
+
+    encoder = copy.deepcopy(load_model("all-MiniLM-L6-v2", "cpu"))
+    encoder.max_seq_length = 16  # truncation applies to the cached path as well
+    texts = TEXTS[:10] + ["a much longer text that goes on " * 4]
+    assert FrozenPrefix.supports(encoder)
+    prefix = FrozenPrefix(encoder, texts, n_frozen, batch_size=4)
+    reference = encoder.encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(prefix.encode(batch_size=3), reference, atol=1e-5)
+
+
+def test_neighbour_positives_and_the_frozen_prefix_train():
+    params = {**TINY, "trainable_layers": 2, "positives": "neighbors", "n_neighbors": 3, "contrastive_weight": 1.0,
+              "objective": "none"}
+    model = SelfTrainingClusterer(3, random_state=0, **params).fit(TEXTS)
+    assert np.isfinite(model.history_["loss"]).all()
+    assert cluster_accuracy(LABELS, model.labels_) >= 0.9
+    # the cached path trained the real top layers: a fresh full pass agrees with embeddings_
+    np.testing.assert_allclose(model.transform(TEXTS), model.embeddings_, atol=1e-5)
