@@ -14,7 +14,8 @@ from dataclasses import dataclass, fields
 
 OBJECTIVES = ("silhouette", "davies_bouldin", "calinski_harabasz", "nmi", "acc", "ari")
 LABEL_FREE = ("silhouette", "davies_bouldin", "calinski_harabasz")
-METHODS = ("search", "dec", "idec")
+METHODS = ("search", "dec", "idec", "selftrain")
+SEARCHABLE = METHODS[1:]
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class RunConfig:
     n_clusters: str = "4"  # an integer, or "auto" to choose k by silhouette
     k_min: int = 2
     k_max: int = 10
-    method: str = "search"  # search = Optuna chooses DEC or IDEC; or fix one
+    method: str = "search"  # search = Optuna chooses among search_methods; or fix one
+    search_methods: str = "dec,idec"  # what method=search chooses from; add selftrain to search it too
     params: str = ""  # JSON of estimator settings for `evaluate`, e.g. '{"lr": 0.001}'
     # tuning
     n_trials: int = 10
@@ -61,6 +63,8 @@ class RunConfig:
             (2 <= self.k_min <= self.k_max, f"need 2 <= k_min <= k_max; got k_min={self.k_min}, k_max={self.k_max}"),
             (self.objective in OBJECTIVES, f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}"),
             (self.method in METHODS, f"unknown method {self.method!r}; choose from {', '.join(METHODS)}"),
+            (bool(self.search_method_list) and set(self.search_method_list) <= set(SEARCHABLE),
+             f"search_methods must be a comma-separated subset of {','.join(SEARCHABLE)}; got {self.search_methods!r}"),
             (self.max_pretrain_epochs >= 1 and self.max_epochs >= 1, "max_pretrain_epochs and max_epochs must be >= 1"),
             (self.n_clusters == "auto" or (self.n_clusters.isdigit() and int(self.n_clusters) >= 2),
              f"n_clusters must be an integer >= 2 or 'auto'; got {self.n_clusters!r}"),
@@ -73,6 +77,10 @@ class RunConfig:
     def label_peeking(self) -> bool:
         """True when model selection reads the true labels (the run is tagged so)."""
         return self.objective not in LABEL_FREE
+
+    @property
+    def search_method_list(self) -> list[str]:
+        return [m.strip() for m in self.search_methods.split(",") if m.strip()]
 
     @property
     def text_column_list(self) -> list[str] | None:
@@ -98,7 +106,9 @@ HELP = {
     "n_clusters": "number of clusters, or 'auto' to choose k by silhouette",
     "k_min": "smallest k tried when n_clusters=auto",
     "k_max": "largest k tried when n_clusters=auto",
-    "method": "'search' lets Optuna choose DEC or IDEC; 'dec' or 'idec' fixes it",
+    "method": "'search' lets Optuna choose among search_methods; 'dec', 'idec' or 'selftrain' fixes it",
+    "search_methods": "methods Optuna chooses among when method=search: dec, idec, selftrain "
+                      "(selftrain fine-tunes the encoder: minutes per trial on a CPU)",
     "params": "JSON of estimator settings for the evaluate entry point",
     "n_trials": "completed trials the study should hold in total (all workers, all reruns)",
     "timeout": "seconds for this worker's share of the study (0 = no limit)",

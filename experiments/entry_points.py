@@ -11,25 +11,36 @@ import numpy as np
 from experiments import pipeline
 from experiments.pipeline import echo
 from experiments.report import comparison_table, summarise
-from experiments.search_space import default_params
+from experiments.search_space import default_params, from_trial_params, known_params, takes_texts
 from experiments.tracking import base_tags, parent_run
 
 
-def _setup(config, entry: str):
-    """Inside the parent run: tags, params, data, embeddings, k."""
+def _load(config):
+    """The corpus, read before any run exists: bad data ends in one line and leaves no run."""
+    from clustering._utils import check_n_clusters
+
+    corpus = pipeline.load(config)
+    if config.n_clusters != "auto":
+        check_n_clusters(int(config.n_clusters), len(corpus))
+    return corpus
+
+
+def _setup(config, entry: str, corpus):
+    """Inside the parent run: tags, params, the loaded corpus, embeddings, k."""
     # `mlflow run` has logged the MLproject parameters already (as it quoted them); add the rest.
     logged = mlflow.get_run(mlflow.active_run().info.run_id).data.params
     mlflow.log_params({k: v for k, v in config.loggable().items() if k not in logged})
     mlflow.set_tags({"entry_point": entry, "study_name": config.study_name,
                      "label_peeking": str(config.label_peeking).lower()})
-    prep = pipeline.prepare(config)
+    prep = pipeline.prepare(config, corpus)
     mlflow.set_tags(base_tags(config, prep.corpus))
     return prep
 
 
 def run_baselines(config):
+    corpus = _load(config)
     with parent_run(config.experiment_name, f"baselines: {config.study_name}"):
-        prep = _setup(config, "baselines")
+        prep = _setup(config, "baselines", corpus)
         results = pipeline.run_baselines(config, prep)
         table = comparison_table(summarise(results))
         pipeline.log_frame(table, "comparison.md")
@@ -40,9 +51,11 @@ def run_baselines(config):
 def run_tune(config):
     from experiments.tune import run_study
 
+    corpus = _load(config)
     with parent_run(config.experiment_name, f"tune: {config.study_name}") as run:
-        prep = _setup(config, "tune")
-        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, echo=echo)
+        prep = _setup(config, "tune", corpus)
+        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, texts=prep.corpus.texts,
+                          echo=echo)
         pipeline.log_study(study)
         _log_best(study)
         echo(f"study {config.study_name}: {len(study.trials)} trials; parent run {run.info.run_id}")
@@ -51,8 +64,9 @@ def run_tune(config):
 
 def run_evaluate(config):
     params = _params_from_config(config)
+    corpus = _load(config)
     with parent_run(config.experiment_name, f"evaluate: {config.study_name}"):
-        prep = _setup(config, "evaluate")
+        prep = _setup(config, "evaluate", corpus)
         runs, models = pipeline.evaluate_config(config, prep, params, params["method"].upper())
         table = comparison_table(summarise({params["method"].upper(): runs}))
         champion = _champion(config, runs, models)
@@ -67,18 +81,23 @@ def run_main(config):
     from experiments.tune import run_study
 
     start = time.perf_counter()
+    corpus = _load(config)
     with parent_run(config.experiment_name, f"main: {config.study_name}") as run:
-        prep = _setup(config, "main")
+        prep = _setup(config, "main", corpus)
         results = pipeline.run_baselines(config, prep)
-        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, echo=echo)
-        best = _log_best(study)
-        best_params = {**default_params(best.get("method", "dec")), **best}
+        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, texts=prep.corpus.texts,
+                          echo=echo)
+        best_params = from_trial_params(_log_best(study), "dec" if config.method == "search" else config.method)
         final = {}
         champion_runs = champion_models = None
-        for method in ("dec", "idec"):
+        # DEC and IDEC share their knobs, so the tuned point is tried as both; self-training stands alone.
+        methods = ("dec", "idec") if best_params["method"] in ("dec", "idec") else (best_params["method"],)
+        for method in methods:
             params = {**best_params, "method": method}
             if method == "idec":
                 params.setdefault("gamma", 0.1)
+            elif method == "dec":
+                params.pop("gamma", None)
             runs, models = pipeline.evaluate_config(config, prep, params, f"{method.upper()} (tuned)")
             final[f"{method.upper()} (tuned)"] = runs
             if method == best_params["method"]:
@@ -117,10 +136,20 @@ def _champion(config, runs, models) -> int:
 
 
 def _register(config, prep, model):
+    """Log and register ``model``; a fine-tuned encoder travels inside it as the embedding model."""
+    import tempfile
+    from pathlib import Path
+
     from experiments.model import log_text_cluster_model, set_champion
 
-    info = log_text_cluster_model(model, embedding_model=config.embedding_model, clean=config.clean,
-                                  label_names=prep.corpus.label_names, registered_model_name=config.model_name)
+    kwargs = dict(embedding_model=config.embedding_model, clean=config.clean, label_names=prep.corpus.label_names,
+                  registered_model_name=config.model_name)
+    if takes_texts(model):
+        with tempfile.TemporaryDirectory() as tmp:
+            encoder_dir = model.save_encoder(Path(tmp) / "encoder")
+            info = log_text_cluster_model(model.embedding_head(), embedding_model_dir=encoder_dir, **kwargs)
+    else:
+        info = log_text_cluster_model(model, **kwargs)
     version = info.registered_model_version
     set_champion(config.model_name, version)
     return version
@@ -135,9 +164,10 @@ def _params_from_config(config) -> dict:
     if not isinstance(overrides, dict):
         raise ValueError("params must be a JSON object, e.g. '{\"lr\": 0.001}'")
     params = {**default_params(method), **overrides}
-    unknown = set(params) - set(default_params("idec"))
+    known = known_params(method)
+    unknown = set(params) - known
     if unknown:
-        raise ValueError(f"unknown keys in params: {sorted(unknown)}; known: {sorted(default_params('idec'))}")
+        raise ValueError(f"unknown keys in params for method {method}: {sorted(unknown)}; known: {sorted(known)}")
     return params
 
 

@@ -46,11 +46,11 @@ def _label_column(config):
     return None if value == "auto" else ("" if value.lower() in ("", "none") else value)
 
 
-def prepare(config) -> Prepared:
-    """Load, log and embed the corpus; settle k. Logs to the active run."""
+def prepare(config, corpus=None) -> Prepared:
+    """Log and embed the corpus (loaded here unless given); settle k. Logs to the active run."""
     from clustering.embed import embed_texts
 
-    corpus = load(config)
+    corpus = load(config) if corpus is None else corpus
     stats = corpus.stats
     echo(f"data: {len(corpus)} texts from {corpus.source}, {stats['n_classes'] or 'no'} labelled classes, "
          f"{stats['mean_words']:.1f} words on average, {stats['share_under_15_words']:.1%} under 15 words")
@@ -115,7 +115,10 @@ def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
                 labels = model.fit(inputs).labels_
                 metrics = evaluate(corpus.labels, labels, X, random_state=seed)
                 own = model.transform(inputs) if hasattr(model, "transform") else X
-                metrics["latent_silhouette"] = silhouette(own, labels, metric="cosine", random_state=seed)
+                # the metric each space is clustered with, as the trials and benchmarks.quality measure it:
+                # cosine for TF-IDF and SBERT, Euclidean for the autoencoder's latent codes
+                metric = "euclidean" if name == "AE + KMeans" else "cosine"
+                metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
                 metrics["fit_seconds"] = time.perf_counter() - start
                 runs.append(metrics)
             _log_seed_metrics(runs)
@@ -128,7 +131,7 @@ def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
 
 def evaluate_config(config, prep: Prepared, params: dict, name: str):
     """Fit one configuration with ``n_seeds`` seeds in a nested run; keep every fitted model."""
-    from experiments.search_space import make_estimator
+    from experiments.search_space import fit_estimator, make_estimator
     from experiments.tune import score, trial_metrics
 
     runs, models = [], []
@@ -137,7 +140,9 @@ def evaluate_config(config, prep: Prepared, params: dict, name: str):
         mlflow.log_params({f"param_{k}": v for k, v in params.items()})
         for seed in seeds(config):
             start = time.perf_counter()
-            model = make_estimator(params, n_clusters=prep.n_clusters, random_state=seed).fit(prep.X)
+            model = make_estimator(params, n_clusters=prep.n_clusters, random_state=seed,
+                                   embedding_model=config.embedding_model)
+            fit_estimator(model, prep.X, prep.corpus.texts)
             metrics = trial_metrics(model, prep.X, prep.corpus.labels, seed=seed)
             metrics["fit_seconds"] = time.perf_counter() - start
             metrics["objective"] = score(config.objective, prep.corpus.labels, model.labels_, prep.X, random_state=seed)
@@ -153,13 +158,15 @@ def log_final_artifacts(config, prep: Prepared, model, metrics: dict, comparison
     from clustering.keywords import keywords_table
     from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
     from experiments.report import accuracy_by_length, confused_pairs
+    from experiments.search_space import latent as latent_space
 
     corpus = prep.corpus
-    latent = model.transform(prep.X)
+    latent = latent_space(model, prep.X)
     log_figure(tsne_plot(latent, model.labels_, corpus.labels, label_names=corpus.label_names,
                          max_points=config.tsne_points, random_state=config.seed,
                          title="t-SNE of the latent space"), "tsne_latent.png")
-    log_figure(loss_curves({k: v for k, v in model.history_.items() if v}, logy=True, title="Training losses"),
+    curves = {k: v for k, v in model.history_.items() if v and not k.startswith("n_")}  # no counts
+    log_figure(loss_curves(curves, logy=True, title="Training losses"),
                "loss_curves.png")
     log_frame(keywords_table(corpus.texts, model.labels_), "cluster_keywords.csv")
     if corpus.labels is not None:

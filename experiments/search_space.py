@@ -2,7 +2,12 @@
 
 Everything the seed report fixed by hand (architecture, lr, epochs, batch size, alpha) and
 everything it says "can be added" (batch norm, dropout, weight decay), plus DEC vs IDEC,
-IDEC's gamma and the target update interval, in one place.
+IDEC's gamma and the target update interval, in one place; and the self-training
+clusterer, which fine-tunes the sentence encoder itself (``method="selftrain"``; its
+knobs are searched under ``st_*`` names so they never share a distribution with DEC's).
+
+DEC and IDEC fit the fixed Sentence-BERT embeddings; self-training fits the raw texts and
+re-embeds them as it trains. ``fit_estimator`` and ``latent`` hide that difference.
 """
 
 from __future__ import annotations
@@ -14,10 +19,33 @@ ARCHITECTURES = {  # encoder hidden sizes before the latent layer
     "500-500-2000": (500, 500, 2000),  # Xie et al. 2016's DEC architecture
 }
 
+# The named self-training configuration (`mlflow run . -e selftrain`): SCCL's two losses
+# (KL to the sharpened target + instance contrast), with nearest neighbours in the starting
+# space as positives, one epoch on the top two layers of the encoder. Measured on AG News in
+# benchmarks/RESULTS.md; nothing in it depends on the corpus. These are also
+# SelfTrainingClusterer's own defaults, spelled out so that the run's params show them.
+SELFTRAIN_DEFAULTS = {
+    "method": "selftrain",
+    "objective": "kl",
+    "rounds": 1,
+    "epochs_per_round": 1,
+    "lr": 5e-5,
+    "batch_size": 64,
+    "trainable_layers": 2,
+    "positives": "neighbors",
+    "n_neighbors": 10,
+    "contrastive_weight": 1.0,
+}
+
 
 def suggest(trial, config) -> dict:
     """Sample one configuration; the keys are ``make_estimator``'s arguments."""
-    method = config.method if config.method != "search" else trial.suggest_categorical("method", ["dec", "idec"])
+    if config.method != "search":
+        method = config.method
+    else:
+        method = trial.suggest_categorical("method", list(config.search_method_list))
+    if method == "selftrain":
+        return suggest_selftrain(trial, config)
     params = {
         "method": method,
         "architecture": trial.suggest_categorical("architecture", list(ARCHITECTURES)),
@@ -38,8 +66,47 @@ def suggest(trial, config) -> dict:
     return params
 
 
+def suggest_selftrain(trial, config) -> dict:
+    """Self-training knobs; the ranges hold what a 2-core CPU can run in minutes per trial."""
+    objective = trial.suggest_categorical("st_objective", ["kl", "ce", "none"])
+    params = {
+        "method": "selftrain",
+        "objective": objective,
+        "rounds": trial.suggest_int("st_rounds", 1, 2),
+        "epochs_per_round": trial.suggest_int("st_epochs_per_round", 1, min(2, config.max_epochs)),
+        "lr": trial.suggest_float("st_lr", 1e-5, 1e-4, log=True),
+        "trainable_layers": trial.suggest_int("st_trainable_layers", 1, 3),
+        "positives": trial.suggest_categorical("st_positives", ["neighbors", "dropout"]),
+        "contrastive_weight": trial.suggest_float("st_contrastive_weight", 0.1 if objective == "none" else 0.0, 1.0),
+    }
+    if objective == "ce":
+        params["confident_fraction"] = trial.suggest_float("st_confident_fraction", 0.3, 1.0)
+    return params
+
+
+def from_trial_params(params: dict, method: str = "dec") -> dict:
+    """A trial's params (Optuna's names) in ``make_estimator``'s vocabulary, defaults filled in.
+
+    ``method`` applies when the trial did not choose one (the study fixed it).
+    """
+    method = params.get("method", method)
+    chosen = {k.removeprefix("st_"): v for k, v in params.items()} if method == "selftrain" else dict(params)
+    return {**default_params(method), **chosen, "method": method}
+
+
+def known_params(method: str) -> set[str]:
+    """Every key ``make_estimator`` accepts for ``method``."""
+    if method == "selftrain":
+        from clustering.selftrain import SelfTrainingClusterer
+
+        return {"method"} | set(SelfTrainingClusterer().get_params()) - {"n_clusters", "model", "random_state", "device"}
+    return set(default_params("idec"))
+
+
 def default_params(method: str = "dec") -> dict:
-    """The seed report's configuration, in ``suggest``'s vocabulary."""
+    """The seed report's configuration (DEC, IDEC), or self-training's defaults, in ``suggest``'s vocabulary."""
+    if method == "selftrain":
+        return dict(SELFTRAIN_DEFAULTS)
     params = {"method": method, "architecture": "256-128", "latent_dim": 64, "lr": 1e-3, "pretrain_epochs": 20,
               "epochs": 10, "batch_size": 64, "alpha": 1.0, "dec_lr": 1e-4, "update_interval": 1,
               "batch_norm": False, "dropout": 0.0, "weight_decay": 0.0}
@@ -48,14 +115,47 @@ def default_params(method: str = "dec") -> dict:
     return params
 
 
-def make_estimator(params: dict, *, n_clusters: int, random_state: int, device=None):
-    """A DEC or IDEC estimator for one point of the space (unknown keys are an error)."""
+def make_estimator(params: dict, *, n_clusters: int, random_state: int, device=None,
+                   embedding_model: str = "all-MiniLM-L6-v2"):
+    """The estimator for one point of the space (unknown keys are an error).
+
+    ``embedding_model`` is the encoder that self-training starts from (DEC and IDEC get
+    embeddings and ignore it).
+    """
     from clustering.dec import DEC, IDEC
 
     params = dict(params)
     method = params.pop("method", "dec")
+    if method == "selftrain":
+        from clustering.selftrain import SelfTrainingClusterer
+
+        return SelfTrainingClusterer(n_clusters, model=embedding_model, random_state=random_state, device=device,
+                                     **params)
     hidden = (*ARCHITECTURES[params.pop("architecture", "256-128")], int(params.pop("latent_dim", 64)))
     cls = {"dec": DEC, "idec": IDEC}[method]
     if method == "dec":
         params.pop("gamma", None)
     return cls(n_clusters, hidden_dims=hidden, random_state=random_state, device=device, **params)
+
+
+def takes_texts(model) -> bool:
+    """True for estimators that fit raw texts (self-training) rather than fixed embeddings."""
+    return hasattr(model, "save_encoder")
+
+
+def fit_estimator(model, X, texts, callback=None):
+    """Fit ``model`` on what it takes: ``texts`` for self-training, the embeddings ``X`` otherwise."""
+    return model.fit(texts if takes_texts(model) else X, callback=callback)
+
+
+def latent(model, X):
+    """The fitted model's own space for the training texts: (n, d) array."""
+    return model.embeddings_ if takes_texts(model) else model.transform(X)
+
+
+def n_trainable_parameters(model) -> int:
+    """Weights that training updates: the autoencoder's, or the fine-tuned encoder's top layers."""
+    from clustering.autoencoder import count_parameters
+
+    module = getattr(model, "autoencoder_", None) or getattr(model, "encoder_", None)
+    return count_parameters(module) if module is not None else 0

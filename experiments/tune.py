@@ -25,7 +25,6 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from clustering.autoencoder import count_parameters
 from clustering.metrics import evaluate, silhouette
 from experiments import search_space
 from experiments.tracking import (end_runs, first_line, is_dead_here, log_history, redact, running_runs,
@@ -137,18 +136,20 @@ def trial_metrics(model, X, labels_true, *, seed: int) -> dict[str, float]:
     """Every metric for a fitted model: label-based, fixed-space internal, own-space silhouette."""
     labels = model.labels_
     metrics = evaluate(labels_true, labels, X, random_state=seed)
-    metrics["latent_silhouette"] = silhouette(model.transform(X), labels, metric="euclidean", random_state=seed)
-    metrics["n_parameters"] = float(count_parameters(model.autoencoder_))
+    metrics["latent_silhouette"] = silhouette(search_space.latent(model, X), labels, metric="euclidean",
+                                              random_state=seed)
+    metrics["n_parameters"] = float(search_space.n_trainable_parameters(model))
     metrics["n_iter"] = float(model.n_iter_)
     return metrics
 
 
-def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, study=None, echo=print):
+def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None, study=None, echo=print):
     """Run trials until the study has ``config.n_trials`` completed ones, whoever ran them.
 
     Must be called inside the worker's parent MLflow run; each trial is a nested run.
     Trials that diverge (FloatingPointError) or raise RuntimeError/ValueError are recorded
     as FAIL and the study goes on; ``MAX_FAILURES_IN_A_ROW`` failures in a row stop it.
+    ``texts`` (the corpus' texts, aligned with ``X``) are what self-training trials fit.
     """
     parent = mlflow.active_run()
     experiment_id = parent.info.experiment_id
@@ -191,8 +192,11 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, study=None
             try:
                 params = search_space.suggest(trial, config)
                 mlflow.log_params({**params, "n_clusters": n_clusters, "seed": config.seed})
-                model = search_space.make_estimator(params, n_clusters=n_clusters, random_state=config.seed)
-                model.fit(X, callback=report)
+                model = search_space.make_estimator(params, n_clusters=n_clusters, random_state=config.seed,
+                                                    embedding_model=config.embedding_model)
+                if search_space.takes_texts(model) and texts is None:
+                    raise ValueError("self-training trials need the texts: run_study(..., texts=...)")
+                search_space.fit_estimator(model, X, texts, callback=report)
                 value = score(config.objective, labels_true, model.labels_, X, random_state=config.seed)
                 if not np.isfinite(value):
                     raise FloatingPointError(f"objective {config.objective} is {value}")

@@ -13,17 +13,19 @@ def _entry_points():
     return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
 
 
-@pytest.mark.parametrize("entry", ["main", "baselines", "tune", "evaluate"])
+@pytest.mark.parametrize("entry", ["main", "baselines", "tune", "evaluate", "selftrain"])
 def test_mlproject_parameters_are_the_config_fields(entry):
     spec = _entry_points()[entry]
-    fields = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    # `selftrain` is the named configuration: evaluate with method=selftrain
+    fields = dataclasses.asdict(RunConfig(method="selftrain" if entry == "selftrain" else "search"))
     assert set(spec["parameters"]) == set(fields)
     for name, param in spec["parameters"].items():
         assert f"--{name} {{{name}}}" in spec["command"]
         default = fields[name]
         as_text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
         assert as_text(param["default"]) == as_text(default), name
-    assert spec["command"].startswith(f"python -m experiments {entry} ")
+    command = "evaluate" if entry == "selftrain" else entry
+    assert spec["command"].startswith(f"python -m experiments {command} ")
 
 
 def test_cli_flags_parse_into_the_dataclass():
