@@ -1,7 +1,8 @@
 """Quality table: every method over several seeds on AG News, beside published figures.
 
 Methods: TF-IDF + KMeans, SBERT + KMeans, AE + KMeans, DEC and IDEC at the library's
-defaults, and "the tuned best": the parameters in ``--tuned`` (a JSON file), or else the
+defaults, self-training (the suite's named configuration, ``mlflow run . -e selftrain``: it
+fine-tunes MiniLM itself, so it is the slow one), and "the tuned best": the parameters in ``--tuned`` (a JSON file), or else the
 best of a small label-free Optuna study (``experiments.tune.run_study``, silhouette in the
 SBERT space) run here on the balanced subset. Datasets: the 7,600 AG News test articles and
 the seed report's balanced subset (1,250 per class, seeded) of the same file.
@@ -12,6 +13,7 @@ cosine; autoencoder latent spaces: Euclidean, the geometry KMeans and DEC's Stud
 kernel use there). Everything is logged to the MLflow experiment ``benchmark``.
 
     python -m benchmarks.quality [--n_seeds 5] [--tuned PATH] [--datasets test,balanced]
+    python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # add rows
     mlflow run . -e benchmark --env-manager local --experiment-name benchmark
 """
 
@@ -37,6 +39,7 @@ METHODS = {
     "dec": "DEC",
     "idec": "IDEC",
     "tuned": "tuned best",
+    "selftrain": "self-training (fine-tuned MiniLM)",
 }
 OWN_SPACE = {
     "tfidf": "tf-idf, cosine",
@@ -45,7 +48,9 @@ OWN_SPACE = {
     "dec": "DEC latent, Euclidean",
     "idec": "IDEC latent, Euclidean",
     "tuned": "latent, Euclidean",
+    "selftrain": "fine-tuned MiniLM, cosine",
 }
+TAKES_TEXTS = ("tfidf", "selftrain")
 DATASETS = ("test", "balanced")
 
 
@@ -53,7 +58,8 @@ DATASETS = ("test", "balanced")
 class QualityConfig:
     data: str = str(common.AG_NEWS_CSV)
     datasets: str = ",".join(DATASETS)  # test = all 7,600; balanced = n_per_class per class
-    methods: str = ",".join(METHODS)
+    # self-training fine-tunes the encoder (minutes per seed on a CPU): asked for by name
+    methods: str = ",".join(m for m in METHODS if m != "selftrain")
     n_seeds: int = 5
     seed: int = 0  # first model seed; also seeds the balanced subset and the study
     n_per_class: int = 1250
@@ -61,6 +67,7 @@ class QualityConfig:
     n_trials: int = 6
     tune_timeout: float = 420.0  # seconds for the study (the trial running then finishes)
     experiment_name: str = "benchmark"
+    merge: int = 0  # 1 = keep the other methods' rows already in `out`, replace only those run now
     out: str = str(common.RESULTS_DIR / "quality.json")
 
     def __post_init__(self):
@@ -93,10 +100,11 @@ def make_model(method: str, seed: int, tuned_params: dict | None = None):
     from clustering.dec import DEC, IDEC
 
     k = common.N_CLASSES
-    if method == "tuned":
-        from experiments.search_space import make_estimator
+    if method in ("tuned", "selftrain"):
+        from experiments.search_space import default_params, make_estimator
 
-        return make_estimator(tuned_params, n_clusters=k, random_state=seed)
+        params = tuned_params if method == "tuned" else default_params("selftrain")
+        return make_estimator(params, n_clusters=k, random_state=seed)
     makers = {"tfidf": TfidfKMeans, "sbert": EmbeddingKMeans, "ae": AutoEncoderKMeans, "dec": DEC, "idec": IDEC}
     return makers[method](k, random_state=seed)
 
@@ -105,8 +113,10 @@ def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_param
     """Fit ``method`` on ``data`` with ``seed``; its scores and fit time as a flat dict of floats."""
     from clustering.metrics import evaluate, silhouette
 
+    import resource
+
     model = make_model(method, seed, tuned_params)
-    inputs = data.texts if method == "tfidf" else data.X
+    inputs = data.texts if method in TAKES_TEXTS else data.X
     start = time.perf_counter()
     model.fit(inputs)
     fit_s = time.perf_counter() - start
@@ -118,6 +128,8 @@ def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_param
         "silhouette_sbert": scores["silhouette"],
         "silhouette_own": silhouette(own, labels, metric=metric, random_state=seed),
         "fit_s": fit_s,
+        # the process' peak so far (Linux reports KiB): an upper bound for this fit
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -127,6 +139,8 @@ def own_space(method: str, model, inputs):
         return inputs, "cosine"
     if method == "tfidf":
         return model.transform(inputs), "cosine"  # sparse (n, vocabulary), rows L2-normalised
+    if method == "selftrain":
+        return model.embeddings_, "cosine"  # the fine-tuned encoder's embeddings of the training texts
     return model.transform(inputs), "euclidean"  # autoencoder latent codes (n, latent_dim)
 
 
@@ -176,7 +190,7 @@ def tune(config: QualityConfig, data: common.LabelledData, echo) -> tuple[dict, 
 
 
 # -- summaries ------------------------------------------------------------------------------
-COLUMNS = ("acc", "nmi", "ari", "purity", "silhouette_sbert", "silhouette_own", "fit_s")
+COLUMNS = ("acc", "nmi", "ari", "purity", "silhouette_sbert", "silhouette_own", "fit_s", "peak_rss_mib")
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -186,6 +200,7 @@ def summarise(runs: list[dict]) -> dict:
         values = [r[col] for r in runs if col in r and r[col] is not None and np.isfinite(r[col])]
         if values:
             out[f"{col}_mean"], out[f"{col}_std"] = float(np.mean(values)), float(np.std(values))
+            out[f"{col}_max"] = float(np.max(values))
     return out
 
 
@@ -247,6 +262,34 @@ def run(config: QualityConfig, echo=print) -> dict:
             "own_space": {m: OWN_SPACE[m] for m in config.method_list}, "tuned": tuned_info}
 
 
+def merge(old: dict, new: dict) -> dict:
+    """``old`` results with ``new``'s methods added or replaced, dataset by dataset.
+
+    Each dataset keeps, per method, the command, date, threads and load of the run that
+    measured it (``provenance``), so a merged table still says where every row came from.
+    """
+    def stamp(result: dict) -> dict:
+        return {k: result.get("machine", {}).get(k) for k in ("command", "date", "torch_threads", "load_average")}
+
+    merged = json.loads(json.dumps(old))
+    merged["methods"] = {**old.get("methods", {}), **new["methods"]}
+    merged["own_space"] = {**old.get("own_space", {}), **new["own_space"]}
+    by_key = {d["key"]: d for d in merged["datasets"]}
+    for d in merged["datasets"]:
+        provenance = d.setdefault("provenance", {})
+        for method in d["runs"]:
+            provenance.setdefault(method, stamp(old))
+    for d in new["datasets"]:
+        target = by_key.get(d["key"])
+        if target is None:
+            target = {**d, "runs": {}, "provenance": {}}
+            merged["datasets"].append(target)
+        target["runs"].update(d["runs"])
+        target["provenance"].update({method: stamp(new) for method in d["runs"]})
+    merged["tuned"] = new.get("tuned") or old.get("tuned")
+    return merged
+
+
 # -- command line -----------------------------------------------------------------------------
 def _int(text: str) -> int:
     value = float(text)  # MLflow hands "5.0" to an int parameter
@@ -296,6 +339,8 @@ def main(argv=None) -> int:
         mlflow.log_metric("total_seconds", result["total_s"])
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if config.merge and out.is_file():
+        result = merge(json.loads(out.read_text()), result)
     out.write_text(json.dumps(result, indent=1))
     print("\n" + tables)
     report.write_results_md()

@@ -213,6 +213,7 @@ def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
             row[header] = f"{s[col + '_mean']:.3f} ± {s[col + '_std']:.3f}" if col + "_mean" in s else "-"
         row["own space"] = own_space.get(method, "")
         row["fit time"] = f"{s['fit_s_mean']:.1f} ± {s['fit_s_std']:.1f} s" if "fit_s_mean" in s else "-"
+        row["peak RSS"] = f"{s['peak_rss_mib_max']:.0f} MiB" if "peak_rss_mib_max" in s else "-"
         rows.append(row)
     for pub in PUBLISHED:
         row = {"method": pub["method"], "seeds": ""}
@@ -230,8 +231,17 @@ def quality_markdown(result: dict) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in tuned["params"].items())
         parts.append(f"Tuned best: {tuned['source']}. Parameters: {shown}.")
     for d in result["datasets"]:
-        parts.append(f"**{d['name']}**, mean ± std over seeds (fit time per seed on this machine):\n\n"
+        parts.append(f"**{d['name']}**, mean ± std over seeds (fit time per seed on this machine; peak RSS: the "
+                     "benchmark process' peak after the method's last fit, an upper bound):\n\n"
                      + markdown_table(quality_rows(d, result.get("methods", {}), result.get("own_space", {}))))
+        commands: dict[str, list[str]] = {}
+        for method, info in (d.get("provenance") or {}).items():
+            key = (f"`{info.get('command')}` ({info.get('date')}, {info.get('torch_threads')} torch thread(s), "
+                   f"load average {(info.get('load_average') or ['?'])[0]})")
+            commands.setdefault(key, []).append(result.get("methods", {}).get(method, method))
+        if len(commands) > 1:
+            parts.append("These rows come from more than one run (`--merge 1`):\n\n"
+                         + "\n".join(f"- {', '.join(methods)}: {key}" for key, methods in commands.items()))
     if result.get("total_s"):
         parts.append(f"The quality part took {result['total_s'] / 60:.1f} min; MLflow experiment "
                      f"`{result.get('config', {}).get('experiment_name', 'benchmark')}`, parent run "

@@ -280,7 +280,7 @@ class SelfTrainingClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
         rounds: int = 1,
         confident_fraction: float = 1.0,
         epochs_per_round: int = 1,
-        lr: float = 5e-5,
+        lr: float = 2e-4,
         head_lr: float = 1e-3,
         batch_size: int = 64,
         max_seq_length: int = 64,

@@ -173,7 +173,25 @@ def test_quality_config_checks_and_cli_names():
         quality.QualityConfig(methods="dec,kmeans")
     args = quality.build_parser().parse_args(["--n_seeds", "5.0", "--tuned", ""])
     config = quality.QualityConfig(**vars(args))
-    assert config.n_seeds == 5 and config.seeds == [0, 1, 2, 3, 4] and config.method_list == list(quality.METHODS)
+    assert config.n_seeds == 5 and config.seeds == [0, 1, 2, 3, 4]
+    assert config.method_list == [m for m in quality.METHODS if m != "selftrain"]  # the slow one is asked for
+
+
+def test_merge_replaces_only_the_methods_run_now_and_keeps_where_each_came_from():
+    def result(methods, acc, command):
+        runs = {m: [{"acc": acc}] for m in methods}
+        return {"datasets": [{"key": "test", "name": "t", "n": 1, "runs": runs}],
+                "methods": {m: quality.METHODS[m] for m in methods}, "own_space": {m: "" for m in methods},
+                "machine": common.machine_info(command)}
+
+    merged = quality.merge(result(["tfidf", "sbert"], 0.5, "old"), result(["sbert", "selftrain"], 0.9, "new"))
+    runs = merged["datasets"][0]["runs"]
+    assert runs["tfidf"][0]["acc"] == 0.5 and runs["sbert"][0]["acc"] == 0.9 and runs["selftrain"][0]["acc"] == 0.9
+    assert list(merged["methods"]) == ["tfidf", "sbert", "selftrain"]
+    provenance = merged["datasets"][0]["provenance"]
+    assert provenance["tfidf"]["command"] == "old" and provenance["sbert"]["command"] == "new"
+    text = report.quality_markdown(merged)
+    assert "more than one run" in text and "`old`" in text and "`new`" in text
 
 
 def test_load_tuned_fills_the_defaults(tmp_path):
