@@ -70,20 +70,24 @@ def test_a_study_trial_can_fit_selftrain_on_the_texts(tmp_path, monkeypatch, ag_
     for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):  # mlflow sets them; teardown removes them
         monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("selftrain-study")
-    config = RunConfig(method="selftrain", n_trials=1, max_epochs=1, storage=f"sqlite:///{tmp_path / 'optuna.db'}",
-                       study_name="st")
-    idx = np.arange(0, 300, 6)  # 50 texts, every class
-    texts = [ag_news_small.texts[i] for i in idx]
-    with mlflow.start_run():
-        study = run_study(config, ag_news_small_embeddings[idx], ag_news_small.labels[idx], n_clusters=4,
-                          texts=texts, echo=lambda _: None)
-    trial = study.best_trial
-    assert trial.state == optuna.trial.TrialState.COMPLETE
-    assert trial.user_attrs["n_parameters"] > 0 and 0 <= trial.user_attrs["acc"] <= 1
-    run = mlflow.get_run(trial.user_attrs["mlflow_run_id"])
-    assert run.data.params["method"] == "selftrain" and "loss" in run.data.metrics
-    mlflow.set_tracking_uri(None)
+    try:
+        mlflow.set_experiment("selftrain-study")
+        config = RunConfig(method="selftrain", n_trials=1, max_epochs=1,
+                           storage=f"sqlite:///{tmp_path / 'optuna.db'}", study_name="st")
+        idx = np.arange(0, 300, 6)  # 50 texts, every class
+        texts = [ag_news_small.texts[i] for i in idx]
+        with mlflow.start_run():
+            study = run_study(config, ag_news_small_embeddings[idx], ag_news_small.labels[idx], n_clusters=4,
+                              texts=texts, echo=lambda _: None)
+        trial = study.best_trial
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert trial.user_attrs["n_parameters"] > 0 and 0 <= trial.user_attrs["acc"] <= 1
+        run = mlflow.get_run(trial.user_attrs["mlflow_run_id"])
+        assert run.data.params["method"] == "selftrain" and "loss" in run.data.metrics
+    finally:
+        while mlflow.active_run():
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(scope="module")
