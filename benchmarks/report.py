@@ -224,6 +224,25 @@ def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
     return rows
 
 
+# The project's target for label-free clustering of the AG News test split (issue 6).
+GOAL = {"acc": 0.89, "nmi": 0.70}
+
+
+def goal_line(dataset: dict, methods: dict) -> str:
+    """How far the best row (by mean ACC, 5 seeds or more) is from ``GOAL``; "" if none qualifies."""
+    from benchmarks.quality import summarise
+
+    scored = [(summarise(runs), m) for m, runs in dataset["runs"].items() if len(runs) >= 5]
+    if not scored:
+        return ""
+    s, method = max(scored, key=lambda pair: pair[0].get("acc_mean", float("-inf")))
+    gaps = {k: target - s[f"{k}_mean"] for k, target in GOAL.items()}
+    verdict = "met" if all(g <= 0 for g in gaps.values()) else "not met: short by " + ", ".join(
+        f"{g:.3f} {k.upper()}" for k, g in gaps.items() if g > 0)
+    return (f"Goal: label-free ACC >= {GOAL['acc']} and NMI >= {GOAL['nmi']}, mean of 5 seeds. Best row here: "
+            f"{methods.get(method, method)}, ACC {s['acc_mean']:.3f} / NMI {s['nmi_mean']:.3f}: {verdict}.")
+
+
 def quality_markdown(result: dict) -> str:
     parts = [_machine_line(result.get("machine"))]
     tuned = result.get("tuned")
@@ -234,6 +253,8 @@ def quality_markdown(result: dict) -> str:
         parts.append(f"**{d['name']}**, mean ± std over seeds (fit time per seed on this machine; peak RSS: the "
                      "benchmark process' peak after the method's last fit, an upper bound):\n\n"
                      + markdown_table(quality_rows(d, result.get("methods", {}), result.get("own_space", {}))))
+        if d.get("key") == "test":
+            parts.append(goal_line(d, result.get("methods", {})))
         commands: dict[str, list[str]] = {}
         for method, info in (d.get("provenance") or {}).items():
             key = (f"`{info.get('command')}` ({info.get('date')}, {info.get('torch_threads')} torch thread(s), "

@@ -200,3 +200,11 @@ def test_load_tuned_fills_the_defaults(tmp_path):
     params = quality.load_tuned(str(path))
     assert params["method"] == "idec" and params["lr"] == 0.002 and params["gamma"] == 0.1
     assert quality.make_model("tuned", 3, params).random_state == 3
+
+
+def test_goal_line_names_the_best_row_and_the_distance():
+    runs = {"sbert": [{"acc": 0.83, "nmi": 0.59}] * 5, "selftrain": [{"acc": 0.84, "nmi": 0.62}] * 5,
+            "lucky": [{"acc": 0.95, "nmi": 0.9}]}  # one seed: not a result
+    line = report.goal_line({"runs": runs}, {"selftrain": "self-training"})
+    assert "self-training, ACC 0.840 / NMI 0.620" in line and "short by 0.050 ACC, 0.080 NMI" in line
+    assert "met." in report.goal_line({"runs": {"x": [{"acc": 0.9, "nmi": 0.71}] * 5}}, {})
