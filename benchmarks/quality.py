@@ -111,7 +111,7 @@ def make_model(method: str, seed: int, tuned_params: dict | None = None):
 
 def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_params: dict | None = None) -> dict:
     """Fit ``method`` on ``data`` with ``seed``; its scores and fit time as a flat dict of floats."""
-    from clustering.metrics import evaluate, silhouette
+    from clustering.metrics import evaluate, own_space, silhouette
 
     import resource
 
@@ -122,7 +122,7 @@ def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_param
     fit_s = time.perf_counter() - start
     labels = model.labels_
     scores = evaluate(data.labels, labels, data.X, random_state=seed)
-    own, metric = own_space(method, model, inputs)
+    own, metric = own_space(model, inputs)
     return {
         "acc": scores["acc"], "nmi": scores["nmi"], "ari": scores["ari"], "purity": scores["purity"],
         "silhouette_sbert": scores["silhouette"],
@@ -131,17 +131,6 @@ def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_param
         # the process' peak so far (Linux reports KiB): an upper bound for this fit
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-
-
-def own_space(method: str, model, inputs):
-    """The space a fitted ``method`` clusters in, and the metric it measures distance with there."""
-    if method == "sbert":
-        return inputs, "cosine"
-    if method == "tfidf":
-        return model.transform(inputs), "cosine"  # sparse (n, vocabulary), rows L2-normalised
-    if method == "selftrain":
-        return model.embeddings_, "cosine"  # the fine-tuned encoder's embeddings of the training texts
-    return model.transform(inputs), "euclidean"  # autoencoder latent codes (n, latent_dim)
 
 
 # -- the tuned best ---------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     (n_samples,), ``cluster_centers_`` (n_clusters, vocabulary size), ``inertia_``.
     """
 
+    space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
+
     def __init__(
         self,
         n_clusters: int = 4,
@@ -101,6 +103,8 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
     (n_clusters, n_features), ``inertia_``, ``n_features_in_``.
     """
 
+    space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
+
     def __init__(self, n_clusters: int = 4, *, n_init: int = 10, random_state=0):
         self.n_clusters = n_clusters
         self.n_init = n_init
@@ -134,6 +138,8 @@ class AutoEncoderKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     (``{"ae_loss": [loss per epoch]}``), ``kmeans_``, ``labels_``, ``cluster_centers_``
     (n_clusters, latent_dim; in latent space), ``inertia_``, ``n_features_in_``.
     """
+
+    space_metric = "euclidean"  # how distance is measured in the space it clusters in (metrics.own_space)
 
     def __init__(
         self,

@@ -60,6 +60,8 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
 
     _reconstruction = False  # IDEC keeps the decoder's loss in stage 2
 
+    space_metric = "euclidean"  # how distance is measured in the space it clusters in (metrics.own_space)
+
     def __init__(
         self,
         n_clusters: int = 4,

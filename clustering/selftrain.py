@@ -271,6 +271,8 @@ class SelfTrainingClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
     ``label_change``), ``n_iter_`` (rounds run).
     """
 
+    space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
+
     def __init__(
         self,
         n_clusters: int = 4,

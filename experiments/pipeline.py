@@ -96,7 +96,7 @@ def choose_k(X, config) -> int:
 def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
     """TF-IDF + KMeans, SBERT + KMeans, AE + KMeans over ``n_seeds`` seeds, a nested run each."""
     from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
-    from clustering.metrics import evaluate, silhouette
+    from clustering.metrics import evaluate, own_space, silhouette
 
     corpus, X, k = prep.corpus, prep.X, prep.n_clusters
     makers = {
@@ -114,10 +114,7 @@ def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
                 model, inputs = make(seed)
                 labels = model.fit(inputs).labels_
                 metrics = evaluate(corpus.labels, labels, X, random_state=seed)
-                own = model.transform(inputs) if hasattr(model, "transform") else X
-                # the metric each space is clustered with, as the trials and benchmarks.quality measure it:
-                # cosine for TF-IDF and SBERT, Euclidean for the autoencoder's latent codes
-                metric = "euclidean" if name == "AE + KMeans" else "cosine"
+                own, metric = own_space(model, inputs)
                 metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
                 metrics["fit_seconds"] = time.perf_counter() - start
                 runs.append(metrics)
@@ -158,10 +155,10 @@ def log_final_artifacts(config, prep: Prepared, model, metrics: dict, comparison
     from clustering.keywords import keywords_table
     from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
     from experiments.report import accuracy_by_length, confused_pairs
-    from experiments.search_space import latent as latent_space
+    from clustering.metrics import own_space
 
     corpus = prep.corpus
-    latent = latent_space(model, prep.X)
+    latent = own_space(model, prep.X)[0]
     log_figure(tsne_plot(latent, model.labels_, corpus.labels, label_names=corpus.label_names,
                          max_points=config.tsne_points, random_state=config.seed,
                          title="t-SNE of the latent space"), "tsne_latent.png")

@@ -7,7 +7,8 @@ clusterer, which fine-tunes the sentence encoder itself (``method="selftrain"``;
 knobs are searched under ``st_*`` names so they never share a distribution with DEC's).
 
 DEC and IDEC fit the fixed Sentence-BERT embeddings; self-training fits the raw texts and
-re-embeds them as it trains. ``fit_estimator`` and ``latent`` hide that difference.
+re-embeds them as it trains. ``fit_estimator`` hides that difference (and
+``clustering.metrics.own_space`` gives each fitted model's space).
 """
 
 from __future__ import annotations
@@ -146,11 +147,6 @@ def takes_texts(model) -> bool:
 def fit_estimator(model, X, texts, callback=None):
     """Fit ``model`` on what it takes: ``texts`` for self-training, the embeddings ``X`` otherwise."""
     return model.fit(texts if takes_texts(model) else X, callback=callback)
-
-
-def latent(model, X):
-    """The fitted model's own space for the training texts: (n, d) array."""
-    return model.embeddings_ if takes_texts(model) else model.transform(X)
 
 
 def n_trainable_parameters(model) -> int:

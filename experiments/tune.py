@@ -25,7 +25,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from clustering.metrics import evaluate, silhouette
+from clustering.metrics import evaluate, own_space, silhouette
 from experiments import search_space
 from experiments.tracking import (end_runs, first_line, is_dead_here, log_history, redact, running_runs,
                                   sqlalchemy_url, this_machine, worker_id)
@@ -136,8 +136,8 @@ def trial_metrics(model, X, labels_true, *, seed: int) -> dict[str, float]:
     """Every metric for a fitted model: label-based, fixed-space internal, own-space silhouette."""
     labels = model.labels_
     metrics = evaluate(labels_true, labels, X, random_state=seed)
-    metrics["latent_silhouette"] = silhouette(search_space.latent(model, X), labels, metric="euclidean",
-                                              random_state=seed)
+    own, metric = own_space(model, X)
+    metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
     metrics["n_parameters"] = float(search_space.n_trainable_parameters(model))
     metrics["n_iter"] = float(model.n_iter_)
     return metrics
