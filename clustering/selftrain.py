@@ -71,9 +71,7 @@ def centroid_proba(embeddings: np.ndarray, centers: np.ndarray, temperature: flo
     distance up to a per-row constant, so predictions and probabilities never disagree. For
     unit-norm centres this is the cosine softmax of the training head.
     """
-    X = np.asarray(embeddings, dtype=np.float64)
-    C = np.asarray(centers, dtype=np.float64)
-    logits = (X @ C.T - 0.5 * (C**2).sum(axis=1)) / temperature
+    logits = _centroid_scores(embeddings, centers) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
     return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -521,6 +519,16 @@ def _normalize(a: np.ndarray) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True).clip(1e-12)
 
 
+def _centroid_scores(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``<x, c_j> - |c_j|^2 / 2`` (n, k), float64: minus half the squared distance, up to a per-row constant."""
+    X = np.asarray(X, dtype=np.float64)
+    C = np.asarray(centers, dtype=np.float64)
+    return X @ C.T - 0.5 * (C**2).sum(axis=1)
+
+
 def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre (Euclidean, as k-means assigns) for each row of ``X``."""
-    return np.argmin((centers**2).sum(1) - 2.0 * X @ centers.T, axis=1)
+    """Index of the nearest centre (Euclidean, as k-means assigns) for each row of ``X``.
+
+    The argmax of the same scores ``centroid_proba`` turns into probabilities, so the two agree.
+    """
+    return np.argmax(_centroid_scores(X, centers), axis=1)
