@@ -46,11 +46,10 @@ def _label_column(config):
     return None if value == "auto" else ("" if value.lower() in ("", "none") else value)
 
 
-def prepare(config, corpus=None) -> Prepared:
-    """Log and embed the corpus (loaded here unless given); settle k. Logs to the active run."""
+def prepare(config, corpus) -> Prepared:
+    """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run."""
     from clustering.embed import embed_texts
 
-    corpus = load(config) if corpus is None else corpus
     stats = corpus.stats
     echo(f"data: {len(corpus)} texts from {corpus.source}, {stats['n_classes'] or 'no'} labelled classes, "
          f"{stats['mean_words']:.1f} words on average, {stats['share_under_15_words']:.1%} under 15 words")
