@@ -132,3 +132,26 @@ def test_registered_model_carries_the_fine_tuned_encoder(evaluated, ag_news_smal
     out = model.predict(pd.DataFrame({"text": texts}))
     assert out["cluster"].between(0, 3).all() and out["confidence"].between(0, 1).all()
     np.testing.assert_array_equal(out["cluster"], wrapped.estimator.predict(tuned))
+
+
+def test_main_with_selftrain_tunes_evaluates_and_registers_it(tmp_path, ag_news_csv):
+    """`main --method selftrain`: the tuned self-training point stands alone beside the seed report's DEC."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")}
+    env.update({"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db", "HF_HUB_OFFLINE": "1",
+                "CLUSTERING_CACHE_DIR": str(tmp_path / "cache")})
+    cmd = [sys.executable, "-m", "experiments", "main", "--method", "selftrain", "--data", str(ag_news_csv),
+           "--n_per_class", "12", "--n_seeds", "1", "--n_trials", "1", "--max_epochs", "1",
+           "--max_pretrain_epochs", "2", "--tsne_points", "48", "--storage", f"sqlite:///{tmp_path}/optuna.db",
+           "--model_name", "st-main", "--experiment_name", "st-main", "--study_name", "st-main"]
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
+    runs = client.search_runs([client.get_experiment_by_name("st-main").experiment_id])
+    finals = {r.data.tags["method"] for r in runs if r.data.tags.get("stage") == "final"}
+    assert finals == {"SELFTRAIN (tuned)", "DEC (seed report settings)"}
+    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
+    try:
+        champion = mlflow.pyfunc.load_model("models:/st-main@champion").unwrap_python_model()
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert (Path(champion.embedding_model) / "config.json").is_file()  # the fine-tuned encoder travelled
