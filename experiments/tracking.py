@@ -258,7 +258,14 @@ def log_corpus(corpus, source: str, *, context: str = "training") -> None:
         frame["label"] = corpus.labels
     dataset = mlflow.data.from_pandas(frame, source=redact(source), name=Path(source).name or source,
                                       targets="label" if corpus.labels is not None else None)
-    mlflow.log_input(dataset, context=context)
+    try:
+        mlflow.log_input(dataset, context=context)
+    except mlflow.exceptions.MlflowException as exc:
+        # Workers that start together create the same dataset row at once; the loser's insert
+        # hits the store's unique key, and a second call finds the row the winner made.
+        if "unique" not in str(exc).lower():
+            raise
+        mlflow.log_input(dataset, context=context)
     stats = corpus.stats
     flat = {f"data_{k}": (json.dumps(v) if isinstance(v, dict) else v) for k, v in stats.items()}
     mlflow.log_params({k: str(v)[:6000] for k, v in flat.items()})

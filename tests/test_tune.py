@@ -245,3 +245,30 @@ def test_a_worker_that_loses_the_race_to_create_the_experiment_still_logs_there(
             assert run.info.experiment_id == winner
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_log_corpus_survives_a_worker_that_created_the_same_dataset_first(tracking, monkeypatch, ag_news_small):
+    from experiments.tracking import log_corpus
+
+    calls = []
+    real = mlflow.log_input
+
+    def racing(dataset, context=None):
+        calls.append(context)
+        if len(calls) == 1:  # what a PostgreSQL store answers when another worker inserted it first
+            raise mlflow.exceptions.MlflowException(
+                'BAD_REQUEST: (psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "dataset_pk"')
+        return real(dataset, context=context)
+
+    monkeypatch.setattr(mlflow, "log_input", racing)
+    with mlflow.start_run() as run:
+        log_corpus(ag_news_small, "ag_news_test.csv")
+    assert calls == ["training", "training"]
+    assert len(mlflow.get_run(run.info.run_id).inputs.dataset_inputs) == 1
+
+    def broken(dataset, context=None):
+        raise mlflow.exceptions.MlflowException("the store is read-only")
+
+    monkeypatch.setattr(mlflow, "log_input", broken)
+    with pytest.raises(mlflow.exceptions.MlflowException, match="read-only"), mlflow.start_run():
+        log_corpus(ag_news_small, "ag_news_test.csv")
