@@ -148,3 +148,47 @@ def test_predict_before_fit_and_wrong_width(blobs):
     model = DEC(4, **FAST).fit(blobs[0])
     with pytest.raises(ValueError, match="fitted on 20"):
         model.predict(blobs[0][:, :10])
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_input_init_starts_from_kmeans_on_the_embeddings(cls, blobs):
+    from sklearn.cluster import KMeans
+
+    X, _ = blobs
+    model = cls(4, **{**FAST, "epochs": 0}, init="input", random_state=2).fit(X)
+    start = KMeans(4, n_init=FAST["n_init"], random_state=2).fit_predict(X)
+    # with no DEC epoch, the centres are the mean latent codes of KMeans' clusters on X
+    Z = model.transform(X)
+    expected = np.stack([Z[start == j].mean(0) for j in range(4)])
+    assert np.allclose(model.cluster_centers_, expected, atol=1e-5)
+    assert adjusted_rand_score(start, model.labels_) > 0.95
+
+
+def test_early_stopping_keeps_the_best_scored_state(blobs):
+    from clustering.dec import _Monitor
+
+    X, _ = blobs
+    # a large DEC learning rate makes the partition drift; the monitor must notice
+    model = DEC(4, **{**FAST, "epochs": 8}, dec_lr=0.05, tol=0.0, early_stopping=True, patience=2,
+                monitor_sample=300, random_state=0).fit(X)
+    scores = model.history_["monitor"]
+    assert len(scores) >= 1 and 0 <= model.best_iter_ <= model.n_iter_
+    # the kept state is the best scored one, and the fitted labels are that state's
+    monitor = _Monitor(X, 300, 0)
+    assert monitor.score(model.labels_) == pytest.approx(max(scores), abs=1e-6)
+    assert np.array_equal(model.predict(X), model.labels_)
+    # stopped no later than `patience` scored updates after the best
+    assert len(scores) - 1 - scores.index(max(scores)) <= 2
+
+
+def test_without_early_stopping_every_epoch_runs(blobs):
+    X, _ = blobs
+    model = DEC(4, **{**FAST, "epochs": 4}, tol=0.0, random_state=0).fit(X)
+    assert model.n_iter_ == model.best_iter_ == 4 and "monitor" not in model.history_
+
+
+@pytest.mark.parametrize("bad", [{"init": "random"}, {"patience": 0}, {"monitor_sample": 0}])
+def test_bad_safeguard_settings_fail_with_one_line(bad, blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        DEC(4, **FAST, **bad).fit(X)
