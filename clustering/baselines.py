@@ -93,14 +93,16 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         return self.kmeans_.predict(self.transform(X))
 
 
-class EmbeddingKMeans(ClusterMixin, BaseEstimator):
+class EmbeddingKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     """K-means directly on precomputed embeddings (n_samples, n_features).
 
     The embeddings are expected L2-normalised (sentence-transformers' default for the
-    models used here), which makes Euclidean k-means behave like cosine k-means.
+    models used here), which makes Euclidean k-means behave like cosine k-means. It is
+    every deep method's starting point, and a candidate in the suite's study beside them.
 
     Attributes: ``kmeans_``, ``labels_`` (n_samples,), ``cluster_centers_``
-    (n_clusters, n_features), ``inertia_``, ``n_features_in_``.
+    (n_clusters, n_features), ``inertia_``, ``n_features_in_``, ``n_iter_`` (Lloyd
+    iterations of the best restart), ``history_`` (empty: there are no epochs).
     """
 
     space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
@@ -110,8 +112,12 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.random_state = random_state
 
-    def fit(self, X, y=None):
-        """Run k-means on the rows of ``X``; ``y`` is ignored."""
+    def fit(self, X, y=None, *, callback=None):
+        """Run k-means on the rows of ``X``; ``y`` is ignored.
+
+        ``callback`` is accepted for the deep estimators' signature and never called:
+        k-means has no epochs to report.
+        """
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, len(X))
         self.n_features_in_ = X.shape[1]
@@ -119,7 +125,20 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         self.inertia_ = float(self.kmeans_.inertia_)
+        self.n_iter_ = int(self.kmeans_.n_iter_)
+        self.history_ = {}
         return self
+
+    def transform(self, X) -> np.ndarray:
+        """The embeddings themselves (n_samples, n_features): the space the clusters live in."""
+        check_is_fitted(self)
+        return check_embeddings(X, n_features=self.n_features_in_)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Student-t soft assignment to the centres (DEC's eq. 1, alpha = 1), rows summing to 1."""
+        dist2 = ((self.transform(X)[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1)
+        q = 1.0 / (1.0 + dist2)
+        return q / q.sum(1, keepdims=True)
 
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for each row of ``X``."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 
 OBJECTIVES = ("silhouette", "davies_bouldin", "calinski_harabasz", "nmi", "acc", "ari")
 LABEL_FREE = ("silhouette", "davies_bouldin", "calinski_harabasz")
-METHODS = ("search", "dec", "idec", "selftrain")
+METHODS = ("search", "kmeans", "dec", "idec", "selftrain")
 SEARCHABLE = METHODS[1:]
 
 
@@ -34,7 +34,7 @@ class RunConfig:
     k_min: int = 2
     k_max: int = 10
     method: str = "search"  # search = Optuna chooses among search_methods; or fix one
-    search_methods: str = "dec,idec"  # what method=search chooses from; add selftrain to search it too
+    search_methods: str = "kmeans,dec,idec"  # what method=search chooses from; add selftrain to search it too
     params: str = ""  # JSON of estimator settings for `evaluate`, e.g. '{"lr": 0.001}'
     # tuning
     n_trials: int = 10
@@ -106,8 +106,9 @@ HELP = {
     "n_clusters": "number of clusters, or 'auto' to choose k by silhouette",
     "k_min": "smallest k tried when n_clusters=auto",
     "k_max": "largest k tried when n_clusters=auto",
-    "method": "'search' lets Optuna choose among search_methods; 'dec', 'idec' or 'selftrain' fixes it",
-    "search_methods": "methods Optuna chooses among when method=search: dec, idec, selftrain "
+    "method": "'search' lets Optuna choose among search_methods; 'kmeans', 'dec', 'idec' or 'selftrain' fixes it",
+    "search_methods": "methods Optuna chooses among when method=search: kmeans (MiniLM + KMeans, the starting "
+                      "point), dec, idec, selftrain "
                       "(selftrain fine-tunes the encoder: minutes per trial on a CPU)",
     "params": "JSON of estimator settings for the evaluate entry point",
     "n_trials": "completed trials the study should hold in total (all workers, all reruns)",

@@ -43,7 +43,7 @@ def test_cli_flags_parse_into_the_dataclass():
         ({"n_trials": 0}, "n_trials"),
         ({"n_trials": -3}, "n_trials"),
         ({"objective": "vibes"}, "unknown objective"),
-        ({"method": "kmeans"}, "unknown method"),
+        ({"method": "spectral"}, "unknown method"),
         ({"n_clusters": "1"}, "n_clusters"),
         ({"n_clusters": "four"}, "n_clusters"),
         ({"k_min": 5, "k_max": 3}, "k_min"),

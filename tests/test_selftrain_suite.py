@@ -47,10 +47,10 @@ def test_search_can_choose_selftrain_and_its_knobs_build_the_estimator():
 
 def test_search_methods_are_checked():
     with pytest.raises(ValueError, match="search_methods"):
-        RunConfig(search_methods="dec,kmeans")
+        RunConfig(search_methods="dec,spectral")
     with pytest.raises(ValueError, match="search_methods"):
         RunConfig(search_methods="")
-    assert RunConfig().search_method_list == ["dec", "idec"]  # the default stays fast on a CPU
+    assert RunConfig().search_method_list == ["kmeans", "dec", "idec"]  # the default stays fast on a CPU
 
 
 def test_the_named_configuration_is_the_estimators_defaults():
