@@ -128,7 +128,7 @@ def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
 def evaluate_config(config, prep: Prepared, params: dict, name: str):
     """Fit one configuration with ``n_seeds`` seeds in a nested run; keep every fitted model."""
     from experiments.search_space import fit_estimator, make_estimator
-    from experiments.tune import score, trial_metrics
+    from experiments.objective import score, trial_metrics
 
     runs, models = [], []
     with mlflow.start_run(run_name=f"final: {name}", nested=True):
@@ -161,7 +161,8 @@ def log_final_artifacts(config, prep: Prepared, model, metrics: dict, comparison
     log_figure(tsne_plot(latent, model.labels_, corpus.labels, label_names=corpus.label_names,
                          max_points=config.tsne_points, random_state=config.seed,
                          title="t-SNE of the latent space"), "tsne_latent.png")
-    curves = {k: v for k, v in model.history_.items() if v and not k.startswith("n_")}  # no counts
+    # losses only: no counts, and not the early-stopping monitor's silhouettes (they can be < 0)
+    curves = {k: v for k, v in model.history_.items() if v and not k.startswith("n_") and k != "monitor"}
     log_figure(loss_curves(curves, logy=True, title="Training losses"),
                "loss_curves.png")
     log_frame(keywords_table(corpus.texts, model.labels_), "cluster_keywords.csv")

@@ -25,24 +25,19 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from clustering.metrics import evaluate, own_space, silhouette
 from experiments import search_space
+from experiments.objective import (PRUNE_SAMPLE, TrialResult, direction, fit_trial, make_pruner,  # noqa: F401
+                                   make_sampler, queue_first_trials, score, trial_metrics)
 from experiments.tracking import (end_runs, first_line, is_dead_here, log_history, redact, running_runs,
                                   sqlalchemy_url, this_machine, worker_id)
 
 log = logging.getLogger("experiments")
-MINIMISE = {"davies_bouldin"}
-PRUNE_SAMPLE = 2000  # silhouette sample for per-epoch pruning reports
 HEARTBEAT_SECONDS = 10  # a running trial tells the storage it is alive this often;
 GRACE_SECONDS = 60  # silent this long, it is failed as stale by the next worker that looks
 WAIT_SECONDS = 2.0  # how often a worker waiting for the last trials of others looks again
 MAX_FAILURES_IN_A_ROW = 10  # then the search space or the data is wrong, not one trial
 CONNECT_TIMEOUT_SECONDS = 10
 NOT_RUN = "not run: the study has its n_trials"
-
-
-def direction(objective: str) -> str:
-    return "minimize" if objective in MINIMISE else "maximize"
 
 
 def make_storage(url: str, *, on_stale=None):
@@ -94,20 +89,21 @@ def check_storage(url: str) -> None:
 
 
 def create_study(config, *, on_stale=None):
-    """Create or join the study ``config.study_name`` in ``config.storage``."""
-    return optuna.create_study(
+    """Create or join the study ``config.study_name`` in ``config.storage``.
+
+    A new study gets ``search_space.first_trials`` queued: the MiniLM + KMeans starting
+    point and the seed report's settings, so they are candidates whatever the sampler does.
+    """
+    study = optuna.create_study(
         study_name=config.study_name,
         storage=make_storage(config.storage, on_stale=on_stale),
         direction=direction(config.objective),
         sampler=make_sampler(config.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+        pruner=make_pruner(),
         load_if_exists=True,
     )
-
-
-def make_sampler(seed: int):
-    # constant_liar: a worker does not propose points next to trials still running elsewhere.
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    queue_first_trials(study, config)
+    return study
 
 
 def join(study, worker: str) -> int:
@@ -121,26 +117,6 @@ def join(study, worker: str) -> int:
     study.set_user_attr(key, time.time())
     joined = sorted((v, k) for k, v in study.user_attrs.items() if k.startswith("worker "))
     return [k for _, k in joined].index(key)
-
-
-def score(objective: str, labels_true, labels_pred, X_fixed, *, sample_size=None, random_state=0) -> float:
-    needs_labels = objective not in ("silhouette", "davies_bouldin", "calinski_harabasz")
-    if needs_labels and labels_true is None:
-        raise ValueError(f"objective={objective} needs true labels, but the data has none")
-    out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
-                   sample_size=sample_size, random_state=random_state)
-    return out[objective]
-
-
-def trial_metrics(model, X, labels_true, *, seed: int) -> dict[str, float]:
-    """Every metric for a fitted model: label-based, fixed-space internal, own-space silhouette."""
-    labels = model.labels_
-    metrics = evaluate(labels_true, labels, X, random_state=seed)
-    own, metric = own_space(model, X)
-    metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
-    metrics["n_parameters"] = float(search_space.n_trainable_parameters(model))
-    metrics["n_iter"] = float(model.n_iter_)
-    return metrics
 
 
 def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None, study=None, echo=print):
@@ -178,49 +154,29 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None
                              "parent_run": parent.info.run_id, "worker": worker,
                              "label_peeking": str(config.label_peeking).lower()})
             start = time.perf_counter()
-            model = None
-
-            def report(step, logs):
-                if logs["stage"] != "cluster":
-                    return
-                value = score(config.objective, labels_true, logs["labels"], X, sample_size=PRUNE_SAMPLE,
-                              random_state=config.seed)
-                trial.report(value, step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned(f"pruned at step {step}")
-
+            result = TrialResult(params={})
             try:
-                params = search_space.suggest(trial, config)
-                mlflow.log_params({**params, "n_clusters": n_clusters, "seed": config.seed})
-                model = search_space.make_estimator(params, n_clusters=n_clusters, random_state=config.seed,
-                                                    embedding_model=config.embedding_model)
-                if search_space.takes_texts(model) and texts is None:
-                    raise ValueError("self-training trials need the texts: run_study(..., texts=...)")
-                search_space.fit_estimator(model, X, texts, callback=report)
-                value = score(config.objective, labels_true, model.labels_, X, random_state=config.seed)
-                if not np.isfinite(value):
-                    raise FloatingPointError(f"objective {config.objective} is {value}")
+                fit_trial(trial, config, X, labels_true, n_clusters=n_clusters, texts=texts, result=result,
+                          on_params=lambda p: mlflow.log_params({**p, "n_clusters": n_clusters, "seed": config.seed}))
             except optuna.TrialPruned:
-                _log_partial(model)
+                _log_partial(result.model)
                 mlflow.set_tag("state", "PRUNED")
                 mlflow.end_run("KILLED")
                 raise
             except BaseException as exc:  # KeyboardInterrupt too: the run must not stay RUNNING
-                _log_partial(model)
+                _log_partial(result.model)
                 error = first_line(exc)[:500]
                 trial.set_user_attr("error", f"{type(exc).__name__}: {error}")
                 mlflow.set_tags({"state": "FAIL", "error": f"{type(exc).__name__}: {error}"})
                 mlflow.end_run("FAILED")
                 raise
-            metrics = trial_metrics(model, X, labels_true, seed=config.seed)
-            metrics["fit_seconds"] = time.perf_counter() - start
-            metrics["objective"] = value
+            metrics = {**result.metrics, "fit_seconds": time.perf_counter() - start}
             for name, v in metrics.items():
                 trial.set_user_attr(name, v)
             mlflow.log_metrics(metrics)
-            log_history(model.history_)
+            log_history(result.model.history_)
             mlflow.set_tag("state", "COMPLETE")
-        return value
+        return result.value
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         nonlocal failures_in_a_row, last_error

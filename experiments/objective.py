@@ -1,0 +1,130 @@
+"""The study's objective as a pure function: suggest -> fit -> score, nothing tracked.
+
+``fit_trial`` is what every trial runs, whoever runs it: the suite's study
+(``experiments.tune`` wraps it in a nested MLflow run), and the selection benchmark, which
+runs the same study without any tracking. It reads true labels only to *report* them
+(``trial_metrics``), never to choose, unless ``objective`` is a label-peeking one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from clustering.metrics import evaluate, own_space, silhouette
+from experiments import search_space
+from experiments.config import LABEL_FREE
+
+MINIMISE = {"davies_bouldin"}
+PRUNE_SAMPLE = 2000  # silhouette sample for per-epoch pruning reports
+
+
+def direction(objective: str) -> str:
+    return "minimize" if objective in MINIMISE else "maximize"
+
+
+def score(objective: str, labels_true, labels_pred, X_fixed, *, sample_size=None, random_state=0) -> float:
+    """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``."""
+    needs_labels = objective not in LABEL_FREE
+    if needs_labels and labels_true is None:
+        raise ValueError(f"objective={objective} needs true labels, but the data has none")
+    out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
+                   sample_size=sample_size, random_state=random_state)
+    return out[objective]
+
+
+def trial_metrics(model, X, labels_true, *, seed: int) -> dict[str, float]:
+    """Every metric for a fitted model: label-based, fixed-space internal, own-space silhouette."""
+    labels = model.labels_
+    metrics = evaluate(labels_true, labels, X, random_state=seed)
+    own, metric = own_space(model, X)
+    metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
+    metrics["n_parameters"] = float(search_space.n_trainable_parameters(model))
+    metrics["n_iter"] = float(model.n_iter_)
+    return metrics
+
+
+def make_sampler(seed: int):
+    import optuna
+
+    # constant_liar: a worker does not propose points next to trials still running elsewhere.
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def make_pruner():
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+
+
+def queue_first_trials(study, config) -> None:
+    """Queue ``search_space.first_trials`` in a study that has no trial yet."""
+    if not study.get_trials(deepcopy=False):
+        for params in search_space.first_trials(config):
+            study.enqueue_trial(params, skip_if_exists=True)
+
+
+def _earlier_kmeans(trial) -> int | None:
+    """Number of a completed or running KMeans trial before ``trial`` in its study, if any."""
+    from optuna.trial import TrialState
+
+    for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+        if other.number < trial.number and other.params.get("method") == "kmeans":
+            return other.number
+    return None
+
+
+@dataclass
+class TrialResult:
+    """What one trial produced: its objective value, every metric, and the fitted model."""
+
+    params: dict
+    value: float = float("nan")
+    metrics: dict = field(default_factory=dict)
+    model: object = None
+
+
+def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_params=None,
+              result: TrialResult | None = None) -> TrialResult:
+    """Suggest a point for ``trial``, fit it on ``X`` (or ``texts``), score it; return the result.
+
+    Every DEC epoch reports the objective of the current assignment to the trial, and
+    Optuna's pruner may stop it there (``optuna.TrialPruned`` propagates). ``on_params``
+    sees the suggested params before fitting (for logging). Pass ``result`` to keep what
+    was built so far when the fit raises (the model, for its partial history).
+    Raises ``FloatingPointError`` when the objective is not finite.
+    """
+    import optuna
+
+    result = result if result is not None else TrialResult(params={})
+
+    def report(step, logs):
+        if logs["stage"] != "cluster":
+            return
+        value = score(config.objective, labels_true, logs["labels"], X, sample_size=PRUNE_SAMPLE,
+                      random_state=config.seed)
+        trial.report(value, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step}")
+
+    result.params = search_space.suggest(trial, config)
+    duplicate = _earlier_kmeans(trial) if result.params == {"method": "kmeans"} and len(config.search_method_list) > 1 \
+        and config.method == "search" else None
+    if duplicate is not None:
+        # KMeans has no knob to search: a second proposal of it is the same fit again.
+        # Pruned without a reported value, it ranks last for the sampler, which moves on.
+        raise optuna.TrialPruned(f"duplicate of trial {duplicate}")
+    if on_params is not None:
+        on_params(result.params)
+    result.model = search_space.make_estimator(result.params, n_clusters=n_clusters, random_state=config.seed,
+                                               embedding_model=config.embedding_model)
+    if search_space.takes_texts(result.model) and texts is None:
+        raise ValueError("self-training trials need the texts: run_study(..., texts=...)")
+    search_space.fit_estimator(result.model, X, texts, callback=report)
+    result.value = score(config.objective, labels_true, result.model.labels_, X, random_state=config.seed)
+    if not np.isfinite(result.value):
+        raise FloatingPointError(f"objective {config.objective} is {result.value}")
+    result.metrics = trial_metrics(result.model, X, labels_true, seed=config.seed)
+    result.metrics["objective"] = result.value
+    return result

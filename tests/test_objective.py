@@ -1,0 +1,84 @@
+"""experiments/objective.py: the study's objective without any tracking."""
+
+import subprocess
+import sys
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.datasets import make_blobs
+
+from clustering.metrics import evaluate
+from experiments.config import RunConfig
+from experiments.objective import TrialResult, fit_trial, make_pruner, make_sampler, queue_first_trials, score
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=90, n_features=8, centers=3, cluster_std=0.5, random_state=0)
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    return X.astype(np.float32), y
+
+
+def test_importing_the_objective_imports_no_tracking():
+    code = "import sys, experiments.objective; print(sorted(m for m in ('mlflow', 'optuna') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_study_of_pure_trials_starts_from_kmeans(blobs):
+    X, y = blobs
+    config = RunConfig(n_clusters="3", max_pretrain_epochs=3, max_epochs=2)
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(0), pruner=make_pruner())
+    queue_first_trials(study, config)
+    results = []
+
+    def objective(trial):
+        results.append(fit_trial(trial, config, X, y, n_clusters=3))
+        return results[-1].value
+
+    study.optimize(objective, n_trials=4)
+    assert [r.params["method"] for r in results[:3]] == ["kmeans", "dec", "idec"]
+    for r in results:
+        # the value is the label-free objective of the fitted labels, in the fixed space
+        assert r.value == pytest.approx(evaluate(None, r.model.labels_, X)["silhouette"])
+        assert r.metrics["objective"] == r.value and {"acc", "nmi", "latent_silhouette"} <= set(r.metrics)
+    assert results[0].metrics["acc"] == 1.0  # well separated blobs: KMeans is right
+    # a second call on a study that has trials queues nothing
+    queue_first_trials(study, config)
+    assert len(study.get_trials(states=(optuna.trial.TrialState.WAITING,))) == 0
+
+
+def test_a_failing_fit_keeps_what_was_built(blobs):
+    X, y = blobs
+    config = RunConfig(method="dec", n_clusters="3", max_pretrain_epochs=2, max_epochs=2)
+    trial = optuna.create_study().ask()
+    result = TrialResult(params={})
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fit_trial(trial, config, bad, y, n_clusters=3, result=result)
+    assert result.params["method"] == "dec" and result.model is not None
+
+
+def test_label_peeking_objectives_need_labels(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="needs true labels"):
+        score("nmi", None, np.zeros(len(X), dtype=int), X)
+
+
+def test_kmeans_proposed_again_is_pruned_not_refitted(blobs):
+    X, y = blobs
+    config = RunConfig(n_clusters="3", search_methods="kmeans,dec")
+    study = optuna.create_study(direction="maximize")
+    for _ in range(2):
+        study.enqueue_trial({"method": "kmeans"})
+    fitted = []
+    study.optimize(lambda t: fitted.append(fit_trial(t, config, X, y, n_clusters=3)) or fitted[-1].value, n_trials=2)
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED] and len(fitted) == 1
+    # a study that can only run KMeans completes every trial
+    only = RunConfig(n_clusters="3", method="kmeans")
+    study = optuna.create_study(direction="maximize")
+    study.optimize(lambda t: fit_trial(t, only, X, y, n_clusters=3).value, n_trials=2)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
