@@ -68,14 +68,22 @@ def test_parent_and_nested_trial_runs(study):
     assert parent.data.params["n_trials"] == "2" and parent.data.params["data_n_texts"] == "200"
     assert parent.data.tags["label_peeking"] == "false" and len(parent.data.tags["data_hash"]) == 16
     assert "champion_acc" in parent.data.metrics and "best_objective" in parent.data.metrics
+    # what label-free selection gave up against the best trial by ACC
+    gap = parent.data.metrics
+    assert gap["oracle_gap_acc"] == pytest.approx(gap["oracle_acc"] - gap["champion_acc"])
+    assert gap["oracle_acc"] >= max(0.0, gap["oracle_gap_acc"]) and "oracle_trial" in parent.data.tags
+    assert parent.data.tags["champion_method"] in ("kmeans", "dec", "idec")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    trials = [r for r in children if r.data.tags.get("stage") == "trial"]
+    trials = sorted((r for r in children if r.data.tags.get("stage") == "trial"),
+                    key=lambda r: int(r.data.tags["optuna.trial"]))
     assert len(trials) == 2
+    # every study starts from the plain MiniLM + KMeans, then the seed report's DEC
+    assert [t.data.params["method"] for t in trials] == ["kmeans", "dec"]
     for trial in trials:
-        assert {"lr", "architecture", "pretrain_epochs"} <= set(trial.data.params)
         assert {"acc", "nmi", "silhouette", "objective", "n_parameters"} <= set(trial.data.metrics)
-        history = study["client"].get_metric_history(trial.info.run_id, "ae_loss")
-        assert [m.step for m in history] == list(range(1, len(history) + 1))
+    assert {"lr", "architecture", "pretrain_epochs"} <= set(trials[1].data.params)
+    history = study["client"].get_metric_history(trials[1].info.run_id, "ae_loss")
+    assert [m.step for m in history] == list(range(1, len(history) + 1))
     stages = {r.data.tags.get("stage") for r in children}
     assert {"baseline", "final"} <= stages
     assert not [r for r in runs if r.info.status == "RUNNING"]
@@ -89,7 +97,7 @@ def test_artifacts(study):
                 "error_accuracy_by_length.csv", "error_confused_pairs.csv", "best_trial.json"}
     assert expected <= names, expected - names
     table = Path(study["client"].download_artifacts(parent.info.run_id, "comparison.md", str(study["root"]))).read_text()
-    for method in ("TF-IDF + KMeans", "SBERT + KMeans", "AE + KMeans", "DEC (tuned)", "IDEC (tuned)", "seed report"):
+    for method in ("TF-IDF + KMeans", "SBERT + KMeans", "AE + KMeans", "(tuned)", "seed report"):
         assert method in table
 
 
