@@ -28,7 +28,7 @@ test: $(BIN)/.installed
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -m "not slow and not browser and not postgres"
 
-## Speed, scale and quality benchmarks into benchmarks/RESULTS.md (not part of `make test`; ~40 min on 2 cores).
+## Speed, scale, quality and selection benchmarks into benchmarks/RESULTS.md (not part of `make test`; hours on 2 cores: the selection part runs 30-trial studies on 20,000 texts).
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 

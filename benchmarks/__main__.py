@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` (``make bench``): the speed, scale and quality parts in turn.
+"""``python -m benchmarks`` (``make bench``): the speed, scale, quality and selection parts in turn.
 
 Each part runs in its own process, writes its raw results to ``benchmarks/results/`` and
 regenerates ``benchmarks/RESULTS.md``; this driver adds how long each part took.
@@ -21,6 +21,7 @@ PARTS = {
               f"--benchmark-json={common.relative(common.RESULTS_DIR / 'speed.json')}", "--benchmark-autosave"],
     "scale": ["-m", "benchmarks.scale"],
     "quality": ["-m", "benchmarks.quality"],
+    "selection": ["-m", "benchmarks.selection"],
 }
 
 

@@ -270,6 +270,71 @@ def quality_markdown(result: dict) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+# -- selection ----------------------------------------------------------------------------------
+SELECTION_ROWS = ("SBERT + KMeans", "DEC (seed report settings)", "IDEC (seed report settings)", "default champion",
+                  "oracle trial (labels)")
+
+
+def _mean_std(runs: list[dict], key: str) -> str:
+    values = [r[key] for r in runs]
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def selection_markdown(cases: list[dict]) -> str:
+    """The starting-point table, the score-correlation table and the verdicts, one row per case."""
+    if not cases:
+        return ""
+    quality, rhos, deltas = [], [], []
+    for c in cases:
+        row = {"case": c["case"], "texts": f"{c['n_texts']:,}", "k": c["k"]}
+        for name in SELECTION_ROWS:
+            row[name] = f"{_mean_std(c['rows'][name], 'acc')} / {_mean_std(c['rows'][name], 'nmi')}"
+        km, ch = c["rows"]["SBERT + KMeans"], c["rows"]["default champion"]
+        delta = {m: float(np.mean([r[m] for r in ch]) - np.mean([r[m] for r in km])) for m in ("acc", "nmi")}
+        deltas.append((c["case"], delta))
+        row["champion (trial, method)"] = f"#{c['champion']['number']} {c['champion']['params'].get('method')}"
+        row["champion - KMeans (ACC / NMI)"] = f"{delta['acc']:+.3f} / {delta['nmi']:+.3f}"
+        row["median trial ACC"] = f"{c['median_trial_acc']:.3f}"
+        row["default study"] = _seconds(c["default_study_s"])
+        quality.append(row)
+        for key, r in c["correlations"].items():
+            rhos.append({"case": c["case"], "score": c.get("score_labels", {}).get(key, key),
+                         "rho ACC (all)": f"{r['rho_acc']:+.2f}", "rho NMI (all)": f"{r['rho_nmi']:+.2f}",
+                         "rho ACC (best quarter)": f"{r['rho_acc_top']:+.2f}",
+                         "rho NMI (best quarter)": f"{r['rho_nmi_top']:+.2f}",
+                         "ACC of its pick": f"{r['picked_acc']:.3f}", "gap to best trial": f"{r['gap_acc']:.3f}"})
+    below = [f"{case} ({d['acc']:+.3f} ACC, {d['nmi']:+.3f} NMI)" for case, d in deltas
+             if d["acc"] < -0.005 or d["nmi"] < -0.005]
+    mean_delta = {m: float(np.mean([d[m] for _, d in deltas])) for m in ("acc", "nmi")}
+    worst = []
+    labels = {key: label for c in cases for key, label in c.get("score_labels", {}).items()}
+    for key in dict.fromkeys(k for c in cases for k in c["correlations"]):
+        label = labels.get(key, key)
+        values = [c["correlations"][key] for c in cases if key in c["correlations"]]
+        if values:
+            worst.append({"score": label, "cases": len(values),
+                          "worst rho ACC (all)": f"{np.nanmin([v['rho_acc'] for v in values]):+.2f}",
+                          "worst rho NMI (all)": f"{np.nanmin([v['rho_nmi'] for v in values]):+.2f}",
+                          "mean gap of its pick to the best trial (ACC)":
+                              f"{np.nanmean([v['gap_acc'] for v in values]):.3f}"})
+    first = cases[0]
+    parts = [_machine_line(first.get("machine")),
+             f"Per case: the default study (search space, sampler, pruner, queued first trials and objective of "
+             f"`mlflow run .`, untracked) run to {first['config']['n_trials']} completed trials; the **default "
+             f"champion** is its best trial by the objective among the first {first['config']['default_trials']} "
+             f"(what the default study picks), the **oracle** its best trial by ACC (labels read for this row only); "
+             f"each refitted with {first['config']['n_seeds']} seeds (ACC / NMI, mean ± std). 'default study' is the "
+             f"wall time of those first trials on this machine, pruned ones included.",
+             markdown_table(quality),
+             f"Champion below MiniLM + KMeans by more than 0.005 ACC or NMI: "
+             f"{', '.join(below) if below else 'no case'}. Mean over the {len(deltas)} cases: "
+             f"{mean_delta['acc']:+.3f} ACC, {mean_delta['nmi']:+.3f} NMI.",
+             "Label-free scores against quality, every completed trial of each study (Spearman's rho; 'best "
+             "quarter' = the trials with the top quarter of ACC; 'its pick' = the trial the score ranks first):",
+             markdown_table(worst), "<details><summary>per case</summary>\n\n" + markdown_table(rhos) + "\n\n</details>"]
+    return "\n\n".join(parts)
+
+
 # -- RESULTS.md ---------------------------------------------------------------------------------
 COMMANDS = """\
 ```sh
@@ -278,6 +343,7 @@ make bench                       # all three parts: python -m benchmarks
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # six cases of ../shared/data: starting point, scores' rho
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
@@ -301,6 +367,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     parts += ["## Speed (pytest-benchmark)", speed_markdown(speed) if speed else "_not run yet_"]
     parts += ["## Scale and memory", scale_markdown(scale) if scale else "_not run yet_"]
     parts += ["## Quality", quality_markdown(quality) if quality else "_not run yet_"]
+    selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
+    parts += ["## Never below the starting point: label-free selection on every shared corpus",
+              selection_markdown(selection) or "_not run yet_"]
     return "\n\n".join(parts) + "\n"
 
 

@@ -208,3 +208,57 @@ def test_goal_line_names_the_best_row_and_the_distance():
     line = report.goal_line({"runs": runs}, {"selftrain": "self-training"})
     assert "self-training, ACC 0.840 / NMI 0.620" in line and "short by 0.050 ACC, 0.080 NMI" in line
     assert "met." in report.goal_line({"runs": {"x": [{"acc": 0.9, "nmi": 0.71}] * 5}}, {})
+
+
+# -- selection ----------------------------------------------------------------------------------
+def _trial(acc, nmi, **scores):
+    return {"acc": acc, "nmi": nmi, **scores}
+
+
+def test_correlations_rank_scores_and_name_their_pick():
+    from benchmarks import selection
+
+    trials = [_trial(0.1 * i, 0.05 * i, silhouette=float(i), calinski_harabasz=float(-i)) for i in range(8)]
+    out = selection.correlations(trials)
+    assert out["silhouette"]["rho_acc"] == pytest.approx(1.0) and out["silhouette"]["gap_acc"] == 0.0
+    assert out["calinski_harabasz"]["rho_nmi"] == pytest.approx(-1.0)
+    assert out["calinski_harabasz"]["picked_acc"] == 0.0 and out["calinski_harabasz"]["gap_acc"] == pytest.approx(0.7)
+    assert "stability" not in out  # a score no trial has is left out, not invented
+    # the best quarter (at least 4 trials) by ACC: trials 7, 6, 5, 4
+    assert out["silhouette"]["rho_acc_top"] == pytest.approx(1.0)
+
+
+def test_the_untracked_default_study_starts_from_kmeans():
+    from benchmarks import selection
+
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((3, 16))
+    y = np.repeat(np.arange(3), 40)
+    X = centers[y] + 0.05 * rng.standard_normal((120, 16))
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    data = common.LabelledData("blobs", None, y, X)
+    config = selection.SelectionConfig(n_trials=4, default_trials=3, n_seeds=1)
+    trials = selection.run_study(data, 3, config, echo=lambda line: None)
+    assert len(trials) == 4 and trials[0]["params"] == {"method": "kmeans"} and trials[0]["acc"] == 1.0
+    assert {"stability", "consensus", "silhouette", "latent_silhouette"} <= set(trials[0])
+    assert all(-1.0 <= t["consensus"] <= 1.0 for t in trials)
+
+
+def test_selection_markdown_gives_the_verdicts():
+    def runs(acc, nmi):
+        return [{"acc": acc, "nmi": nmi}, {"acc": acc, "nmi": nmi}]
+
+    case = {"case": "tiny:full", "n_texts": 100, "k": 2, "median_trial_acc": 0.7, "default_study_s": 12.0,
+            "config": {"n_trials": 30, "default_trials": 10, "n_seeds": 2},
+            "champion": {"number": 3, "params": {"method": "dec"}},
+            "rows": {"SBERT + KMeans": runs(0.80, 0.60), "DEC (seed report settings)": runs(0.7, 0.5),
+                     "IDEC (seed report settings)": runs(0.7, 0.5), "default champion": runs(0.79, 0.61),
+                     "oracle trial (labels)": runs(0.85, 0.65)},
+            "correlations": {"silhouette": {"rho_acc": 0.9, "rho_nmi": 0.8, "rho_acc_top": 0.1, "rho_nmi_top": 0.2,
+                                            "picked_acc": 0.8, "gap_acc": 0.05}},
+            "score_labels": {"silhouette": "silhouette, fixed"}}
+    text = report.selection_markdown([case])
+    assert "| tiny:full | 100 | 2 | 0.800 ± 0.000 / 0.600 ± 0.000 |" in text
+    assert "-0.010 / +0.010" in text and "tiny:full (-0.010 ACC, +0.010 NMI)" in text
+    assert "| silhouette, fixed | 1 | +0.90 | +0.80 | 0.050 |" in text
+    assert report.selection_markdown([]) == ""
