@@ -192,3 +192,15 @@ def test_bad_safeguard_settings_fail_with_one_line(bad, blobs):
     X, _ = blobs
     with pytest.raises(ValueError, match=next(iter(bad))):
         DEC(4, **FAST, **bad).fit(X)
+
+
+def test_input_kmeans_is_remembered_per_input_and_settings(blobs):
+    from clustering import dec
+
+    X, _ = blobs
+    a = dec._input_kmeans(X, 4, 2, 0)
+    a[:] = -1  # callers get a copy
+    b = dec._input_kmeans(X, 4, 2, 0)
+    assert (b >= 0).all() and len(dec._INPUT_KMEANS) <= 4
+    other = dec._input_kmeans(X + 1.0, 4, 2, 0)  # another input is another entry
+    assert adjusted_rand_score(b, other) == 1.0 and len({k[0] for k in dec._INPUT_KMEANS}) >= 2
