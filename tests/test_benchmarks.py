@@ -162,9 +162,11 @@ def test_quality_table_and_results_md(tmp_path, scale_records):
     (tmp_path / "speed.json").write_text(json.dumps(FAKE_SPEED))
     (tmp_path / "bench_run.json").write_text(json.dumps({"command": "python -m benchmarks", "date": "today",
                                                         "parts": {"speed": 60.0}, "total_s": 60.0}))
+    (tmp_path / "selection").mkdir()
+    (tmp_path / "selection" / "tiny_full.json").write_text(json.dumps(_selection_case()))
     text = report.write_results_md(tmp_path, tmp_path / "RESULTS.md").read_text()
     assert "not run yet" not in text and "took **1 min**" in text
-    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun"):
+    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun", "## Never below"):
         assert heading in text
 
 
@@ -244,7 +246,7 @@ def test_the_untracked_default_study_starts_from_kmeans():
     assert all(-1.0 <= t["consensus"] <= 1.0 for t in trials)
 
 
-def test_selection_markdown_gives_the_verdicts():
+def _selection_case():
     def runs(acc, nmi):
         return [{"acc": acc, "nmi": nmi}, {"acc": acc, "nmi": nmi}]
 
@@ -257,6 +259,11 @@ def test_selection_markdown_gives_the_verdicts():
             "correlations": {"silhouette": {"rho_acc": 0.9, "rho_nmi": 0.8, "rho_acc_top": 0.1, "rho_nmi_top": 0.2,
                                             "picked_acc": 0.8, "gap_acc": 0.05}},
             "score_labels": {"silhouette": "silhouette, fixed"}}
+    return case
+
+
+def test_selection_markdown_gives_the_verdicts():
+    case = _selection_case()
     text = report.selection_markdown([case])
     assert "| tiny:full | 100 | 2 | 0.800 ± 0.000 / 0.600 ± 0.000 |" in text
     assert "-0.010 / +0.010" in text and "tiny:full (-0.010 ACC, +0.010 NMI)" in text
