@@ -92,10 +92,15 @@ def choose_k(X, config) -> int:
     return chosen
 
 
-def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
-    """TF-IDF + KMeans, SBERT + KMeans, AE + KMeans over ``n_seeds`` seeds, a nested run each."""
+def run_baselines(config, prep: Prepared) -> tuple[dict[str, list[dict]], dict[str, list]]:
+    """TF-IDF + KMeans, SBERT + KMeans, AE + KMeans over ``n_seeds`` seeds, a nested run each.
+
+    Returns the metrics of every seed per baseline (``objective`` included: the study's score
+    of its labels) and the fitted models per baseline.
+    """
     from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
     from clustering.metrics import evaluate, own_space, silhouette
+    from experiments.objective import score
 
     corpus, X, k = prep.corpus, prep.X, prep.n_clusters
     makers = {
@@ -104,10 +109,11 @@ def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
         "AE + KMeans": lambda s: (AutoEncoderKMeans(k, random_state=s), X),
     }
     results: dict[str, list[dict]] = {}
+    fitted: dict[str, list] = {}
     for name, make in makers.items():
         with mlflow.start_run(run_name=f"baseline: {name}", nested=True):
             mlflow.set_tags({"stage": "baseline", "study_name": config.study_name, "method": name})
-            runs = []
+            runs, fitted[name] = [], []
             for seed in seeds(config):
                 start = time.perf_counter()
                 model, inputs = make(seed)
@@ -116,13 +122,15 @@ def run_baselines(config, prep: Prepared) -> dict[str, list[dict]]:
                 own, metric = own_space(model, inputs)
                 metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
                 metrics["fit_seconds"] = time.perf_counter() - start
+                metrics["objective"] = score(config.objective, corpus.labels, labels, X, random_state=seed)
                 runs.append(metrics)
+                fitted[name].append(model)
             _log_seed_metrics(runs)
             if name == "AE + KMeans":
                 mlflow.log_metric("n_parameters", sum(p.numel() for p in model.autoencoder_.parameters()))
         results[name] = runs
         echo(f"baseline {name:16s} {_brief(runs)}")
-    return results
+    return results, fitted
 
 
 def evaluate_config(config, prep: Prepared, params: dict, name: str):

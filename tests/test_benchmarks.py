@@ -247,14 +247,14 @@ def test_the_untracked_default_study_starts_from_kmeans():
 
 
 def _selection_case():
-    def runs(acc, nmi):
-        return [{"acc": acc, "nmi": nmi}, {"acc": acc, "nmi": nmi}]
+    def runs(acc, nmi, objective=0.05):
+        return [{"acc": acc, "nmi": nmi, "objective": objective}] * 2
 
     case = {"case": "tiny:full", "n_texts": 100, "k": 2, "median_trial_acc": 0.7, "default_study_s": 12.0,
             "config": {"n_trials": 30, "default_trials": 10, "n_seeds": 2},
             "champion": {"number": 3, "params": {"method": "dec"}},
             "rows": {"SBERT + KMeans": runs(0.80, 0.60), "DEC (seed report settings)": runs(0.7, 0.5),
-                     "IDEC (seed report settings)": runs(0.7, 0.5), "default champion": runs(0.79, 0.61),
+                     "IDEC (seed report settings)": runs(0.7, 0.5), "study's best trial": runs(0.79, 0.61, 0.06),
                      "oracle trial (labels)": runs(0.85, 0.65)},
             "correlations": {"silhouette": {"rho_acc": 0.9, "rho_nmi": 0.8, "rho_acc_top": 0.1, "rho_nmi_top": 0.2,
                                             "picked_acc": 0.8, "gap_acc": 0.05}},
@@ -267,5 +267,10 @@ def test_selection_markdown_gives_the_verdicts():
     text = report.selection_markdown([case])
     assert "| tiny:full | 100 | 2 | 0.800 ± 0.000 / 0.600 ± 0.000 |" in text
     assert "-0.010 / +0.010" in text and "tiny:full (-0.010 ACC, +0.010 NMI)" in text
+    assert "| study's best trial | -0.010 / +0.010 |" in text  # the champion column names the row
+    # the suite's rule: the best mean objective over seeds; a tie keeps MiniLM + KMeans
+    rows = dict(case["rows"])
+    rows["study's best trial"] = rows["SBERT + KMeans"][:1] * 2
+    assert report.suite_champion(rows) == "SBERT + KMeans"
     assert "| silhouette, fixed | 1 | +0.90 | +0.80 | 0.050 |" in text
     assert report.selection_markdown([]) == ""
