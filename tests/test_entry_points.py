@@ -19,6 +19,16 @@ def test_the_champion_is_the_best_mean_over_seeds_not_the_best_seed():
     assert _best_candidate(RunConfig(), candidates) == "DEC (seed report settings)"
 
 
+def test_a_better_mean_within_its_standard_error_keeps_the_starting_point():
+    # mean +0.0005 over KMeans, but the seeds spread by 0.006: noise, not a gain
+    noisy = (_runs(0.078, 0.066, 0.0725, 0.0655, 0.0785), [], "dec")
+    candidates = {"SBERT + KMeans": (_runs(0.072, 0.071, 0.0715, 0.072, 0.072), [], "kmeans"), "DEC (tuned)": noisy}
+    assert _best_candidate(RunConfig(), candidates) == "SBERT + KMeans"
+    # the same spread around a mean 0.01 higher is a gain
+    candidates["DEC (tuned)"] = (_runs(0.088, 0.076, 0.0825, 0.0755, 0.0885), [], "dec")
+    assert _best_candidate(RunConfig(), candidates) == "DEC (tuned)"
+
+
 def test_ties_keep_the_starting_point_and_nan_seeds_are_skipped():
     candidates = {"SBERT + KMeans": (_runs(0.1, 0.1), [], "kmeans"), "IDEC (tuned)": (_runs(0.1, math.nan), [], "idec")}
     assert _best_candidate(RunConfig(), candidates) == "SBERT + KMeans"
