@@ -4,15 +4,17 @@ from pathlib import Path
 
 import pytest
 
-# The CSV lives beside the repository (never inside it): <repo>/../shared/data/.
-AG_NEWS_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ag_news_test.csv"
+from clustering.data import bundled_path
+
+# The AG News test split shipped inside the package (clustering/datasets/), gzipped CSV.
+AG_NEWS_CSV = bundled_path("ag_news_test")
 
 
 @pytest.fixture(scope="session")
 def ag_news_csv() -> Path:
-    """Path to the AG News test CSV; fails (never skips) when it is missing."""
+    """Path to the bundled AG News test CSV (.csv.gz); fails (never skips) when it is missing."""
     if not AG_NEWS_CSV.is_file():
-        pytest.fail(f"AG News CSV not found at {AG_NEWS_CSV}; see shared/data/README.md")
+        pytest.fail(f"bundled AG News CSV not found at {AG_NEWS_CSV}; reinstall the package")
     return AG_NEWS_CSV
 
 
