@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 DATA   ?= fancyzhx/ag_news
 ARGS   ?=
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
+# `mlflow run` itself: warnings and errors only; the run prints its own progress and summary.
+export MLFLOW_LOGGING_LEVEL ?= WARNING
 
 .PHONY: run test test-fast bench ui clean
 
@@ -20,8 +22,9 @@ venv: $(BIN)/.installed
 run: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow run . --env-manager local --experiment-name deep-text-clustering -P data=$(DATA) $(ARGS)
 
-## Set up and run the whole test suite.
+## Set up and run the whole test suite (installs Chromium and PostgreSQL from Debian when root; else those tests skip).
 test: $(BIN)/.installed
+	@scripts/system_deps.sh
 	$(BIN)/python -m pytest -q --durations=15
 
 ## Everything but the slow, end-to-end, browser and PostgreSQL tests.
