@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= fancyzhx/ag_news
 ARGS   ?=
+UI_PORT ?= 5000
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run` itself: warnings and errors only; the run prints its own progress and summary.
 export MLFLOW_LOGGING_LEVEL ?= WARNING
@@ -35,9 +36,9 @@ test-fast: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 
-## The MLflow UI on http://127.0.0.1:5000
+## The MLflow UI on http://127.0.0.1:5000 (UI_PORT to move it)
 ui: $(BIN)/.installed
-	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port $(UI_PORT)
 
 clean:
 	rm -rf mlruns mlartifacts mlflow.db optuna.db .pytest_cache .benchmarks
