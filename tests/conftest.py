@@ -43,7 +43,7 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _has_postgres() -> bool:
+def has_postgres() -> bool:
     import glob
     import shutil
 
@@ -54,7 +54,7 @@ def _has_postgres() -> bool:
 _NEEDS = {
     "browser": (lambda: chromium_path() is not None,
                 "headless Chromium not found: run `make test` as root on Debian, or apt-get install chromium"),
-    "postgres": (_has_postgres,
+    "postgres": (has_postgres,
                  "PostgreSQL's server programs (or curl, ps) not found: run `make test` as root on Debian, "
                  "or apt-get install postgresql curl procps"),
 }
