@@ -259,3 +259,20 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
             subprocess.run(["bash", "scripts/local_cluster.sh", "down"], cwd=sandbox, env=fresh_env(sandbox, ports),
                            capture_output=True, timeout=120)
         shutil.rmtree(sandbox, ignore_errors=True)
+
+
+def test_the_readme_pictures_exist_and_are_small():
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README.read_text())
+    assert len(pictures) >= 4
+    for name in pictures:
+        path = REPO / name
+        assert path.is_file(), f"{name}: make it with scripts/readme_pictures.py"
+        assert path.stat().st_size < 400_000, f"{name} is {path.stat().st_size / 1e3:.0f} KB"
+
+
+def test_generated_files_name_repository_relative_paths_only():
+    generated = [REPO / "benchmarks" / "RESULTS.md", *sorted((REPO / "benchmarks" / "results").glob("*.json"))]
+    for path in generated:
+        text = path.read_text()
+        for absolute in (str(REPO), str(REPO.parent), "/shared/data/"):
+            assert absolute not in text, f"{path.relative_to(REPO)} names {absolute}"
