@@ -7,8 +7,11 @@ Python's two, so it reads as something to act on rather than noise.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -21,9 +24,12 @@ _HARMLESS = [
     # early): it cannot prune on them, which is the right answer.
     (r"All-NaN slice encountered", "RuntimeWarning", r"optuna\."),
     # MLflow asks for type hints on PythonModel.predict; the model logs an explicit signature instead.
-    (r".*Add type hints to the `predict` method", "UserWarning", r"mlflow\."),  # it starts with a colour code
+    # (It starts with a colour code, and names no module a filter can match: the message alone is enough.)
+    (r".*Add type hints to the `predict` method to enable data validation", "UserWarning", r""),
     # The dataset input's schema: the label column is an integer and is never missing.
     (r"Hint: Inferred schema contains integer column", "UserWarning", r"mlflow\."),
+    # A collapsed trial (every point in one cluster) has no internal scores; its trial line says so.
+    (r"internal scores need 2 <= n_clusters", "RuntimeWarning", r"clustering\.metrics"),
 ]
 
 # MLflow's own log lines that repeat what our progress lines say, or warn about our own code.
@@ -47,6 +53,15 @@ def _one_line(message, category, filename, lineno, line=None) -> str:
     return f"warning: {text[0] if text else category.__name__} ({category.__name__}, {where}:{lineno})\n"
 
 
+def _show(message, category, filename, lineno, file=None, line=None) -> None:
+    # MLflow shows some warnings whatever the filters say (a "once" filter of its own around the
+    # call), so the harmless ones are dropped here too, by the same message patterns.
+    if any(re.match(pattern, str(message), re.I) for pattern, _, _ in _HARMLESS):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        (file or sys.stderr).write(_one_line(message, category, filename, lineno))
+
+
 def quiet_known_warnings() -> None:
     """Install the filters above for this process (the ``python -m experiments`` entry points)."""
     from sklearn.exceptions import ConvergenceWarning
@@ -56,6 +71,7 @@ def quiet_known_warnings() -> None:
     for message, category, module in _HARMLESS:
         warnings.filterwarnings("ignore", message=message, category=categories[category], module=module)
     warnings.formatwarning = _one_line
+    warnings.showwarning = _show
     for logger, prefixes in _HARMLESS_LOGS.items():
         log = logging.getLogger(logger)
         if not any(isinstance(f, _DropMessages) for f in log.filters):
