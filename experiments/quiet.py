@@ -24,7 +24,7 @@ _HARMLESS = [
     # early): it cannot prune on them, which is the right answer.
     (r"All-NaN slice encountered", "RuntimeWarning", r"optuna\."),
     # MLflow asks for type hints on PythonModel.predict; the model logs an explicit signature instead.
-    # (It starts with a colour code, and names no module a filter can match: the message alone is enough.)
+    # (It starts with a colour code; MLflow shows it through a "once" filter of its own: see _show.)
     (r".*Add type hints to the `predict` method to enable data validation", "UserWarning", r""),
     # The dataset input's schema: the label column is an integer and is never missing.
     (r"Hint: Inferred schema contains integer column", "UserWarning", r"mlflow\."),
@@ -56,7 +56,8 @@ def _one_line(message, category, filename, lineno, line=None) -> str:
 def _show(message, category, filename, lineno, file=None, line=None) -> None:
     # MLflow shows some warnings whatever the filters say (a "once" filter of its own around the
     # call), so the harmless ones are dropped here too, by the same message patterns.
-    if any(re.match(pattern, str(message), re.I) for pattern, _, _ in _HARMLESS):
+    names = {kind.__name__ for kind in category.__mro__}
+    if any(name in names and re.match(pattern, str(message), re.I) for pattern, name, _ in _HARMLESS):
         return
     with contextlib.suppress(OSError, AttributeError):
         (file or sys.stderr).write(_one_line(message, category, filename, lineno))
