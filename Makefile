@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= fancyzhx/ag_news
 ARGS   ?=
+UI_PORT ?= 5000
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
+# `mlflow run` itself: warnings and errors only; the run prints its own progress and summary.
+export MLFLOW_LOGGING_LEVEL ?= WARNING
 
 .PHONY: run test test-fast bench ui clean
 
@@ -20,8 +23,9 @@ venv: $(BIN)/.installed
 run: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow run . --env-manager local --experiment-name deep-text-clustering -P data=$(DATA) $(ARGS)
 
-## Set up and run the whole test suite.
+## Set up and run the whole test suite (installs Chromium and PostgreSQL from Debian when root; else those tests skip).
 test: $(BIN)/.installed
+	@scripts/system_deps.sh
 	$(BIN)/python -m pytest -q --durations=15
 
 ## Everything but the slow, end-to-end, browser and PostgreSQL tests.
@@ -32,9 +36,9 @@ test-fast: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 
-## The MLflow UI on http://127.0.0.1:5000
+## The MLflow UI on http://127.0.0.1:5000 (UI_PORT to move it)
 ui: $(BIN)/.installed
-	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port $(UI_PORT)
 
 clean:
 	rm -rf mlruns mlartifacts mlflow.db optuna.db .pytest_cache .benchmarks

@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
-# The CSV lives beside the repository, never inside it.
-AG_NEWS_CSV = ROOT.parent / "shared" / "data" / "ag_news_test.csv"
+# The AG News test split shipped inside the package (clustering/datasets/), gzipped CSV.
+AG_NEWS_CSV = ROOT / "clustering" / "datasets" / "ag_news_test.csv.gz"
 N_CLASSES = 4
 
 
@@ -168,8 +168,13 @@ def machine_info(command: str) -> dict:
 
 
 def relative(path: Path | str) -> str:
-    """``path`` relative to the repository when it is inside it (for printing commands)."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    """``path`` relative to the repository (for printing commands and RESULTS.md); outside it, the
+    path relative to the repository's parent (``../shared/data/x.csv``), else the file name alone:
+    a generated file never names a folder of the machine that made it."""
+    path = Path(path).resolve()
+    for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
+        try:
+            return prefix + str(path.relative_to(base))
+        except ValueError:
+            continue
+    return path.name

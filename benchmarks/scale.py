@@ -44,18 +44,34 @@ def run_size(X: np.ndarray, labels: np.ndarray, *, pretrain_epochs: int, epochs:
              seed: int = 0) -> dict:
     """Fit DEC on ``X`` (n, d), evaluate it against ``labels`` (n,), draw a t-SNE; time every stage.
 
-    Stage times come from DEC's per-epoch callback: an epoch's time is the gap between two
-    callbacks (a DEC epoch includes its target-distribution update on all rows). Returns
-    seconds per stage, the scores and the peak RSS (MB) of this process after each stage.
+    Every stage time is the gap between two clock readings taken where the stage starts and
+    ends, never a difference of other estimates, so none can come out negative. The readings:
+    DEC's per-epoch callback (an epoch is the gap between two callbacks; a DEC epoch includes
+    its target-distribution update on all rows) and the end of the KMeans that seeds the
+    centres (read by wrapping ``KMeans.fit`` during the fit). Returns seconds per stage, the
+    scores and the peak RSS (MB) of this process after each stage.
     """
+    from sklearn.cluster import KMeans
+
     from clustering.dec import DEC
     from clustering.metrics import evaluate
     from clustering.plots import tsne_plot
 
     marks: list[tuple[str, float]] = []
+    kmeans_fit = KMeans.fit
+
+    def timed_kmeans_fit(self, *args, **kwargs):
+        result = kmeans_fit(self, *args, **kwargs)
+        marks.append(("kmeans", time.perf_counter()))
+        return result
+
     start = time.perf_counter()
     model = DEC(common.N_CLASSES, pretrain_epochs=pretrain_epochs, epochs=epochs, tol=0.0, random_state=seed)
-    model.fit(X, callback=lambda step, logs: marks.append((logs["stage"], time.perf_counter())))
+    KMeans.fit = timed_kmeans_fit
+    try:
+        model.fit(X, callback=lambda step, logs: marks.append((logs["stage"], time.perf_counter())))
+    finally:
+        KMeans.fit = kmeans_fit
     fitted = time.perf_counter()
     rss_fit = _maxrss_mb()
     scores = evaluate(labels, model.labels_, X, random_state=seed)
@@ -66,11 +82,12 @@ def run_size(X: np.ndarray, labels: np.ndarray, *, pretrain_epochs: int, epochs:
 
     pre = [t for stage, t in marks if stage == "pretrain"]
     clu = [t for stage, t in marks if stage == "cluster"]
-    ae_epoch = float(np.median(np.diff([start, *pre]))) if pre else math.nan
-    dec_epoch = float(np.median(np.diff(clu))) if len(clu) >= 2 else math.nan
     pretrained = pre[-1] if pre else start
-    # From the end of pretraining to the first DEC callback: encode + KMeans + DEC epoch 1.
-    init = (clu[0] - pretrained - (dec_epoch if len(clu) >= 2 else 0.0)) if clu else fitted - pretrained
+    # The end of the first KMeans after pretraining: encode + KMeans lie between the two readings.
+    seeded = next((t for stage, t in marks if stage == "kmeans" and t >= pretrained), clu[0] if clu else fitted)
+    ae_epoch = float(np.median(np.diff([start, *pre]))) if pre else math.nan
+    dec_epoch = float(np.median(np.diff([seeded, *clu]))) if clu else math.nan
+    init = seeded - pretrained
     return {
         "rows": int(len(X)),
         "pretrain_epochs": len(pre),
@@ -274,7 +291,7 @@ def main(argv=None) -> int:
                   + (record["failed"] if "failed" in record else
                      f"{record['total_s']:.1f} s, peak RSS {record['peak_rss_mb'] / 1024:.2f} GB"), flush=True)
     result = {"machine": common.machine_info(command), "synthetic_source": source, "settings": vars(args) | {
-        "threads": threads}, "records": records}
+        "out": common.relative(args.out), "threads": threads}, "records": records}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

@@ -1,9 +1,13 @@
 """Load a labelled (or unlabelled) text corpus from the Hugging Face hub or a local file.
 
 ``load_corpus`` is the one entry point: hub ids and local ``.csv``/``.tsv``/``.parquet``/
-``.jsonl`` files go through the same ``datasets.load_dataset`` path, so a local copy of AG
-News (1-based labels, ``title``/``description`` columns) and the hub copy (0-based
-``ClassLabel``, one ``text`` column) come out as the same kind of ``Corpus``.
+``.jsonl`` files (optionally gzipped) go through the same ``datasets.load_dataset`` path, so a
+local copy of AG News (1-based labels, ``title``/``description`` columns) and the hub copy
+(0-based ``ClassLabel``, one ``text`` column) come out as the same kind of ``Corpus``.
+
+The package ships one small dataset, the way scikit-learn ships its own: ``"ag_news_test"``,
+the 7,600-article AG News test split (``clustering/datasets/``, with its licence note).
+``load_corpus("ag_news_test")`` reads it; ``bundled_path("ag_news_test")`` gives its file.
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ _FORMATS = {
     ".json": ("json", {}),
 }
 _SUPPORTED = ", ".join(_FORMATS)
-_OFFLINE = ("cannot reach the Hugging Face hub to load {!r}; pass a local file instead, "
-            f"e.g. data=path/to/ag_news.csv ({_SUPPORTED})")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
+
+# Datasets inside the package (clustering/datasets/), by name, and the hub ids they stand in for
+# when the hub cannot be reached.
+_DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
+BUNDLED = {"ag_news_test": "ag_news_test.csv.gz"}
+BUNDLED_STAND_INS = {"fancyzhx/ag_news": "ag_news_test"}
+_OFFLINE = ("cannot reach the Hugging Face hub to load {!r}; pass a local file instead "
+            f"({_SUPPORTED}), or data=ag_news_test for the AG News test split bundled with the package")
 
 # Label names for well-known corpora whose local copies store bare integers. An entry
 # matches when the columns are present and the labels are 0..k-1 or 1..k.
@@ -49,6 +60,21 @@ _SPACE = re.compile(r"\s+")
 
 class DataError(ValueError):
     """A corpus cannot be loaded; the message is one line that says what to do."""
+
+
+class HubUnreachable(DataError):
+    """The Hugging Face hub cannot be reached (no network, or ``HF_HUB_OFFLINE`` without a cached copy)."""
+
+
+def bundled_path(name: str = "ag_news_test") -> Path:
+    """Path of a dataset shipped inside the package: ``"ag_news_test"`` (AG News test split, gzipped CSV).
+
+    Columns ``label,title,description``, 7,600 rows, 1-based labels; see
+    ``clustering/datasets/README.md`` for its source and licence.
+    """
+    if name not in BUNDLED:
+        raise DataError(f"no bundled dataset named {name!r}; bundled: {', '.join(BUNDLED)}")
+    return _DATASETS_DIR / BUNDLED[name]
 
 
 def clean_text(text) -> str:
@@ -132,8 +158,9 @@ def load_corpus(source, *, split=None, text_columns=None, label_column=None, n_p
                 max_samples=None, clean=True, seed=0) -> Corpus:
     """Load texts and labels from a Hugging Face hub id or a local data file.
 
-    ``source``: a hub id such as ``"fancyzhx/ag_news"`` or a path ending in one of
-    .csv, .tsv, .parquet, .jsonl, .json. ``split`` defaults to ``"train"`` (the only split a
+    ``source``: a hub id such as ``"fancyzhx/ag_news"``, the name of a bundled dataset
+    (``"ag_news_test"``), or a path ending in one of .csv, .tsv, .parquet, .jsonl, .json
+    (optionally followed by .gz, .bz2, .xz or .zst). ``split`` defaults to ``"train"`` (the only split a
     local file has). ``text_columns`` is a column name, a list of names or a comma-separated
     string; several columns are joined with a space. Without it, ``text`` is used, else
     ``title`` + ``description``. ``label_column=None`` uses ``label`` when present and loads
@@ -143,8 +170,8 @@ def load_corpus(source, *, split=None, text_columns=None, label_column=None, n_p
     and counted. ``n_per_class`` then draws that many texts per class and ``max_samples``
     a random subset, both seeded by ``seed`` and kept in file order.
 
-    Raises ``DataError`` with one line for a missing file, an unreachable hub, unknown
-    columns, too few texts in a class, or an empty corpus.
+    Raises ``DataError`` with one line for a missing file, unknown columns, too few texts in
+    a class, or an empty corpus; ``HubUnreachable`` (a ``DataError``) for an unreachable hub.
     """
     table, features = _load_table(source, split)
     columns = list(table.column_names)
@@ -191,24 +218,42 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _format_suffix(path: Path) -> str:
+    """``.csv`` for both ``x.csv`` and ``x.csv.gz``: the suffix that names the format."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in _COMPRESSED:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
 def _looks_like_path(source: str) -> bool:
     # Hub ids are "name" or "owner/name"; anything else that names a file is a path.
-    return (Path(source).suffix.lower() in _FORMATS or source.startswith(("/", ".", "~"))
+    return (_format_suffix(Path(source)) in _FORMATS or source.startswith(("/", ".", "~"))
             or "\\" in source or source.count("/") > 1)
+
+
+def is_hub_id(source) -> bool:
+    """True when ``load_corpus(source)`` would ask the Hugging Face hub (not a file, not a bundled name)."""
+    if isinstance(source, os.PathLike):
+        return False
+    source = str(source)
+    return not (Path(os.path.expanduser(source)).exists() or _looks_like_path(source) or source in BUNDLED)
 
 
 def _load_table(source, split):
     """Return (pyarrow table, datasets features) for ``source``'s ``split``."""
+    if is_hub_id(source):
+        return _load_hub(str(source), split or "train")
     path = Path(os.path.expanduser(str(source)))
-    if isinstance(source, os.PathLike) or path.exists() or _looks_like_path(str(source)):
-        return _load_local(path, split)
-    return _load_hub(str(source), split or "train")
+    if not isinstance(source, os.PathLike) and not path.exists() and str(source) in BUNDLED:
+        path = bundled_path(str(source))
+    return _load_local(path, split)
 
 
 def _load_local(path: Path, split):
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    suffix = path.suffix.lower()
+    suffix = _format_suffix(path)
     if suffix not in _FORMATS:
         raise DataError(f"unsupported data file {path}: use one of {_SUPPORTED}")
     if split not in (None, "train"):
@@ -239,7 +284,7 @@ def _load_local(path: Path, split):
 
 def _load_hub(source: str, split: str):
     if not hub_offline() and not hub_reachable():
-        raise DataError(_OFFLINE.format(source))
+        raise HubUnreachable(_OFFLINE.format(source))
     import datasets
     from datasets.exceptions import DatasetNotFoundError
 
@@ -247,11 +292,11 @@ def _load_hub(source: str, split: str):
         ds = datasets.load_dataset(source, split=split)
     except DatasetNotFoundError as exc:
         if hub_offline():  # offline and not cached shows up as "not found" in some versions
-            raise DataError(_OFFLINE.format(source)) from exc
+            raise HubUnreachable(_OFFLINE.format(source)) from exc
         raise DataError(f"dataset {source!r} not found on the Hugging Face hub, and no local file "
                         f"has that name") from exc
     except (ConnectionError, OSError) as exc:
-        raise DataError(_OFFLINE.format(source)) from exc
+        raise HubUnreachable(_OFFLINE.format(source)) from exc
     except ValueError as exc:  # e.g. an unknown split
         raise DataError(f"could not load {source!r} split {split!r}: {_root_message(exc)}") from exc
     return ds.data, ds.features

@@ -57,6 +57,9 @@ def preflight(config, entry: str) -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from experiments.quiet import quiet_known_warnings
+
+    quiet_known_warnings()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("mlflow", "alembic", "sentence_transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

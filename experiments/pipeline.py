@@ -27,18 +27,33 @@ class Prepared:
 
 
 def load(config):
-    from clustering.data import DataError, load_corpus
+    """The corpus ``config.data`` names; its bundled stand-in, said in one line, when the hub is out of reach."""
+    from clustering.data import BUNDLED_STAND_INS, HubUnreachable
 
     kwargs = dict(split=config.split, text_columns=config.text_column_list, label_column=_label_column(config),
                   n_per_class=config.n_per_class or None, max_samples=config.max_samples or None,
                   clean=config.clean, seed=config.seed)
     try:
-        return load_corpus(config.data, **kwargs)
+        return _load_corpus(config.data, kwargs)
+    except HubUnreachable:
+        stand_in = BUNDLED_STAND_INS.get(config.data)
+        if stand_in is None:
+            raise
+        echo(f"note: cannot reach the Hugging Face hub for {config.data}; using the copy bundled with the "
+             f"package instead (data={stand_in}, see clustering/datasets/README.md)")
+        return _load_corpus(stand_in, {**kwargs, "split": None})
+
+
+def _load_corpus(source, kwargs):
+    from clustering.data import DataError, load_corpus
+
+    try:
+        return load_corpus(source, **kwargs)
     except DataError as exc:
         if "needs labels" not in str(exc):
             raise
         echo("note: the data has no labels, so n_per_class is ignored (use max_samples to subsample)")
-        return load_corpus(config.data, **{**kwargs, "n_per_class": None})
+        return load_corpus(source, **{**kwargs, "n_per_class": None})
 
 
 def _label_column(config):
@@ -53,7 +68,7 @@ def prepare(config, corpus) -> Prepared:
     stats = corpus.stats
     echo(f"data: {len(corpus)} texts from {corpus.source}, {stats['n_classes'] or 'no'} labelled classes, "
          f"{stats['mean_words']:.1f} words on average, {stats['share_under_15_words']:.1%} under 15 words")
-    log_corpus(corpus, config.data)
+    log_corpus(corpus, corpus.source)
     start = time.perf_counter()
     X = embed_texts(corpus.texts, model=config.embedding_model)
     mlflow.log_metric("embed_seconds", time.perf_counter() - start)

@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -237,7 +238,7 @@ def base_tags(config, corpus) -> dict[str, str]:
     tags = {
         "study_name": config.study_name,
         "data_hash": corpus.fingerprint,
-        "data_source": redact(config.data),
+        "data_source": redact(corpus.source or config.data),  # the bundled stand-in when the hub was out of reach
         "embedding_model": config.embedding_model,
         "label_peeking": str(config.label_peeking).lower(),
         "objective": config.objective,
@@ -250,14 +251,21 @@ def base_tags(config, corpus) -> dict[str, str]:
 
 
 def log_corpus(corpus, source: str, *, context: str = "training") -> None:
-    """Log the corpus as an MLflow dataset input, plus its statistics as params."""
+    """Log the corpus as an MLflow dataset input, plus its statistics as params.
+
+    ``source`` is where the texts came from (``corpus.source``): a hub id is logged as a
+    Hugging Face source, a bundled dataset by its file inside the package, a path as itself.
+    """
     import pandas as pd
 
     frame = pd.DataFrame({"text": corpus.texts})
     if corpus.labels is not None:
         frame["label"] = corpus.labels
-    dataset = mlflow.data.from_pandas(frame, source=redact(source), name=Path(source).name or source,
-                                      targets="label" if corpus.labels is not None else None)
+    with warnings.catch_warnings():
+        # A local path matches both of MLflow's local-file source kinds, which are the same class.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        dataset = mlflow.data.from_pandas(frame, source=_dataset_source(source), name=Path(source).name or source,
+                                          targets="label" if corpus.labels is not None else None)
     try:
         mlflow.log_input(dataset, context=context)
     except mlflow.exceptions.MlflowException as exc:
@@ -269,6 +277,19 @@ def log_corpus(corpus, source: str, *, context: str = "training") -> None:
     stats = corpus.stats
     flat = {f"data_{k}": (json.dumps(v) if isinstance(v, dict) else v) for k, v in stats.items()}
     mlflow.log_params({k: str(v)[:6000] for k, v in flat.items()})
+
+
+def _dataset_source(source: str):
+    """A hub id as a Hugging Face source; a bundled dataset as its file inside the package; a path as itself."""
+    from clustering.data import BUNDLED, is_hub_id
+
+    if source in BUNDLED:
+        return f"clustering/datasets/{BUNDLED[source]}"
+    if is_hub_id(source):
+        from mlflow.data.huggingface_dataset_source import HuggingFaceDatasetSource
+
+        return HuggingFaceDatasetSource(path=source)
+    return redact(source)
 
 
 def log_figure(fig, name: str) -> None:

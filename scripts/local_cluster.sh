@@ -25,6 +25,13 @@ PGPASS=$DIR/pgpass
 die() { echo "local_cluster: $*" >&2; exit 1; }
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+# util-linux's runuser lives in /usr/sbin, which a non-login shell's PATH may lack.
+runuser() {
+  local bin
+  bin=$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser) || die "runuser not found (Debian's util-linux package)"
+  "$bin" "$@"
+}
+
 mlflow_bin() {
   if [ -n "${MLFLOW_BIN:-}" ]; then echo "$MLFLOW_BIN"
   elif [ -x "$ROOT/.venv/bin/mlflow" ]; then echo "$ROOT/.venv/bin/mlflow"

@@ -196,13 +196,38 @@ def test_hub_unreachable_fails_fast_with_local_file_hint(monkeypatch):
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     monkeypatch.setattr(data, "hub_reachable", lambda: False)
     start = time.perf_counter()
-    with pytest.raises(DataError) as info:
+    with pytest.raises(data.HubUnreachable) as info:
         load_corpus("fancyzhx/ag_news")
     assert time.perf_counter() - start < 1
     assert str(info.value) == (
-        "cannot reach the Hugging Face hub to load 'fancyzhx/ag_news'; pass a local file "
-        "instead, e.g. data=path/to/ag_news.csv (.csv, .tsv, .parquet, .jsonl, .json)"
+        "cannot reach the Hugging Face hub to load 'fancyzhx/ag_news'; pass a local file instead "
+        "(.csv, .tsv, .parquet, .jsonl, .json), or data=ag_news_test for the AG News test split bundled "
+        "with the package"
     )
+
+
+def test_the_bundled_ag_news_test_split_loads_by_name_and_by_path():
+    path = data.bundled_path("ag_news_test")
+    assert path.name == "ag_news_test.csv.gz" and path.parent.name == "datasets"
+    assert (path.parent / "README.md").is_file()  # the attribution and licence note beside it
+    by_name = load_corpus("ag_news_test", n_per_class=5, seed=1)
+    by_path = load_corpus(path, n_per_class=5, seed=1)
+    assert by_name.source == "ag_news_test" and by_name.texts == by_path.texts
+    assert by_name.label_names == ["World", "Sports", "Business", "Sci/Tech"]
+    full = load_corpus("ag_news_test")
+    assert len(full) == 7600 and np.bincount(full.labels).tolist() == [1900] * 4
+    assert not data.is_hub_id("ag_news_test") and data.is_hub_id("fancyzhx/ag_news")
+    with pytest.raises(DataError, match="no bundled dataset named 'nope'"):
+        data.bundled_path("nope")
+
+
+def test_gzipped_local_files_load_like_plain_ones(tmp_path):
+    import gzip
+
+    plain = write_csv(tmp_path / "t.csv", {"text": ["one text", "another"], "label": ["a", "b"]})
+    packed = tmp_path / "t.csv.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert load_corpus(packed).texts == load_corpus(plain).texts
 
 
 def test_real_hub_lookup_is_bounded(monkeypatch):
@@ -226,7 +251,7 @@ def test_hf_hub_offline_error_is_wrapped():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=60).stdout
     assert time.perf_counter() - start < 15
-    assert out.startswith(f"DataError {OFFLINE_MESSAGE} 'deep-text-clustering-tests/no-such-dataset'")
+    assert out.startswith(f"HubUnreachable {OFFLINE_MESSAGE} 'deep-text-clustering-tests/no-such-dataset'")
 
 
 def test_real_ag_news_csv(ag_news_csv):

@@ -236,3 +236,35 @@ def test_a_worker_killed_mid_trial_is_recovered_by_rerunning_the_command(cluster
     found = [str(p) for p in places if cluster.password.encode() in p.read_bytes()]
     FIGURES["secrets found (SIGKILL run: SQLite store + mlruns)"] = len(found)
     assert found == []
+
+
+# --- the URLs users write: plain postgresql://, a new tracking database, workers at once -------
+
+def test_plain_postgresql_urls_work_and_a_new_tracking_database_gets_its_schema_once(cluster, tmp_path):
+    """Four processes open a new, empty MLflow database through a plain postgresql:// URL at once.
+
+    MLflow alone lets each of them create the schema, and all but one die in CREATE TABLE; with
+    the project's stores (experiments.pg_store) the first makes it and the others wait for it.
+    The same plain URL serves Optuna in the project's venv, as `optuna.load_study` is called.
+    """
+    env = {**os.environ, "PGPASSFILE": str(cluster.pgpass)}
+    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+    subprocess.run([f"{bindir}/psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(cluster.pg_port), "-U", "postgres",
+                    "-d", "postgres", "-c", "create database fresh owner dtc"], env=env, check=True, timeout=60)
+    url = f"postgresql://dtc@127.0.0.1:{cluster.pg_port}/fresh"
+    code = ("import sys, mlflow\n"
+            "client = mlflow.MlflowClient(sys.argv[1])\n"
+            "print(len(client.search_experiments()), client.search_registered_models())\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=180)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    assert all(out.strip().splitlines()[-1] == "1 []" for out in outputs), outputs  # the Default experiment
+
+    code = ("import sys, optuna\n"
+            "optuna.logging.set_verbosity(optuna.logging.ERROR)\n"
+            "optuna.create_study(study_name='plain-url', storage=sys.argv[1]).optimize(lambda t: t.suggest_float('x', 0, 1), 2)\n"
+            "print(len(optuna.load_study(study_name='plain-url', storage=sys.argv[1]).trials))\n")
+    out = subprocess.run([sys.executable, "-c", code, f"postgresql://dtc@127.0.0.1:{cluster.pg_port}/optuna"], env=env,
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "2", out.stderr[-2000:]

@@ -7,7 +7,6 @@ check below reads the same tracking store.
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -141,9 +140,10 @@ def _free_port() -> int:
 
 @pytest.mark.browser
 def test_mlflow_ui_lists_the_study_in_a_real_browser(study):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.fail("headless Chromium is needed for the UI check: apt-get install chromium")
+    from conftest import chromium_path
+
+    chromium = chromium_path()  # present: conftest skips this test without it, or fails it under CI=true
+    assert chromium, "headless Chromium is needed for the UI check: apt-get install chromium"
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", study["env"]["MLFLOW_TRACKING_URI"],
                                "--host", "127.0.0.1", "--port", str(port)], env=study["env"], cwd=study["root"],
