@@ -114,6 +114,7 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
     if duplicate is not None:
         # KMeans has no knob to search: a second proposal of it is the same fit again.
         # Pruned without a reported value, it ranks last for the sampler, which moves on.
+        trial.set_user_attr("duplicate_of", duplicate)
         raise optuna.TrialPruned(f"duplicate of trial {duplicate}")
     if on_params is not None:
         on_params(result.params)

@@ -297,6 +297,8 @@ def _has_heartbeat(study) -> bool:
 def _progress_line(study, trial, objective: str) -> str:
     if trial.user_attrs.get("not_run"):
         return f"trial {trial.number:3d} {NOT_RUN}"
+    if "duplicate_of" in trial.user_attrs:
+        return f"trial {trial.number:3d} SKIPPED  KMeans again: the same fit as trial {trial.user_attrs['duplicate_of']}"
     best = _best_or_none(study)
     shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in trial.params.items()}
     value = "-" if trial.value is None else f"{trial.value:.4f}"

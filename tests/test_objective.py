@@ -77,6 +77,7 @@ def test_kmeans_proposed_again_is_pruned_not_refitted(blobs):
     study.optimize(lambda t: fitted.append(fit_trial(t, config, X, y, n_clusters=3)) or fitted[-1].value, n_trials=2)
     states = [t.state for t in study.trials]
     assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED] and len(fitted) == 1
+    assert study.trials[1].user_attrs["duplicate_of"] == 0
     # a study that can only run KMeans completes every trial
     only = RunConfig(n_clusters="3", method="kmeans")
     study = optuna.create_study(direction="maximize")
