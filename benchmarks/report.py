@@ -361,7 +361,7 @@ make bench                       # all three parts: python -m benchmarks
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
-HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # six cases of ../shared/data: starting point, scores' rho
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
