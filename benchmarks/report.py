@@ -299,7 +299,7 @@ def selection_markdown(cases: list[dict]) -> str:
     quality, rhos, deltas = [], [], []
     for c in cases:
         rows = {_OLD_NAMES.get(name, name): runs for name, runs in c["rows"].items()}
-        row = {"case": c["case"], "texts": f"{c['n_texts']:,}", "k": c["k"]}
+        row = {"case": c["case"], "texts": f"{c['n_texts']:,}", "k": c["k"], "trials": len(c.get("trials", []))}
         for name in SELECTION_ROWS:
             row[name] = f"{_mean_std(rows[name], 'acc')} / {_mean_std(rows[name], 'nmi')}"
         row["study's best trial"] += f" (#{c['champion']['number']} {c['champion']['params'].get('method')})"
@@ -333,9 +333,12 @@ def selection_markdown(cases: list[dict]) -> str:
                           "mean gap of its pick to the best trial (ACC)":
                               f"{np.nanmean([v['gap_acc'] for v in values]):.3f}"})
     first = cases[0]
-    parts = [_machine_line(first.get("machine")),
+    loads = [c["machine"]["load_average"][0] for c in cases if (c.get("machine") or {}).get("load_average")]
+    parts = [_machine_line(first.get("machine"))
+             + (f" The cases ran as parallel processes; load averages at their ends {min(loads):.1f}-{max(loads):.1f}, "
+                "so times are those of a busy machine." if len(loads) > 1 else ""),
              f"Per case: the default study (search space, sampler, pruner, queued first trials and objective of "
-             f"`mlflow run .`, untracked) run to {first['config']['n_trials']} completed trials; the **study's best "
+             f"`mlflow run .`, untracked) run to the completed trials in column 'trials'; the **study's best "
              f"trial** is its best by the objective among the first {first['config']['default_trials']} (what the "
              f"default study picks), the **oracle** its best trial by ACC (labels read for this row only); each "
              f"refitted with {first['config']['n_seeds']} seeds (ACC / NMI, mean ± std). The **champion** is the row "

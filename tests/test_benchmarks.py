@@ -265,7 +265,7 @@ def _selection_case():
 def test_selection_markdown_gives_the_verdicts():
     case = _selection_case()
     text = report.selection_markdown([case])
-    assert "| tiny:full | 100 | 2 | 0.800 ± 0.000 / 0.600 ± 0.000 |" in text
+    assert "| tiny:full | 100 | 2 | 0 | 0.800 ± 0.000 / 0.600 ± 0.000 |" in text  # no trial list in this case
     assert "-0.010 / +0.010" in text and "tiny:full (-0.010 ACC, +0.010 NMI)" in text
     assert "| study's best trial | -0.010 / +0.010 |" in text  # the champion column names the row
     # the suite's rule: the best mean objective over seeds; a tie keeps MiniLM + KMeans
