@@ -297,6 +297,7 @@ def selection_markdown(cases: list[dict]) -> str:
     if not cases:
         return ""
     quality, rhos, deltas = [], [], []
+    labels = {key: label for c in cases for key, label in c.get("score_labels", {}).items()}
     for c in cases:
         rows = {_OLD_NAMES.get(name, name): runs for name, runs in c["rows"].items()}
         row = {"case": c["case"], "texts": f"{c['n_texts']:,}", "k": c["k"], "trials": len(c.get("trials", []))}
@@ -313,7 +314,7 @@ def selection_markdown(cases: list[dict]) -> str:
         row["default study"] = _seconds(c["default_study_s"])
         quality.append(row)
         for key, r in c["correlations"].items():
-            rhos.append({"case": c["case"], "score": c.get("score_labels", {}).get(key, key),
+            rhos.append({"case": c["case"], "score": labels.get(key, key),
                          "rho ACC (all)": f"{r['rho_acc']:+.2f}", "rho NMI (all)": f"{r['rho_nmi']:+.2f}",
                          "rho ACC (best quarter)": f"{r['rho_acc_top']:+.2f}",
                          "rho NMI (best quarter)": f"{r['rho_nmi_top']:+.2f}",
@@ -322,7 +323,6 @@ def selection_markdown(cases: list[dict]) -> str:
              if d["acc"] < -0.005 or d["nmi"] < -0.005]
     mean_delta = {m: float(np.mean([d[m] for _, d in deltas])) for m in ("acc", "nmi")}
     worst = []
-    labels = {key: label for c in cases for key, label in c.get("score_labels", {}).items()}
     for key in dict.fromkeys(k for c in cases for k in c["correlations"]):
         label = labels.get(key, key)
         values = [c["correlations"][key] for c in cases if key in c["correlations"]]
