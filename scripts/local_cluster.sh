@@ -28,7 +28,7 @@ is_root() { [ "$(id -u)" -eq 0 ]; }
 # util-linux's runuser lives in /usr/sbin, which a non-login shell's PATH may lack.
 runuser() {
   local bin
-  bin=$(PATH="$PATH:/usr/sbin:/sbin" command -v runuser) || die "runuser not found (Debian's util-linux package)"
+  bin=$(PATH="$PATH:/usr/sbin:/sbin" type -P runuser) || die "runuser not found (Debian's util-linux package)"
   "$bin" "$@"
 }
 
