@@ -10,6 +10,7 @@ import numpy as np
 
 from experiments import pipeline
 from experiments.pipeline import echo
+from experiments.objective import direction
 from experiments.report import comparison_table, summarise
 from experiments.search_space import default_params, from_trial_params, known_params, takes_texts
 from experiments.tracking import base_tags, parent_run
@@ -174,7 +175,7 @@ def _best_candidate(config, candidates: dict) -> str:
     trials on one seed, where the top of the space is within noise: a configuration that won
     that seed by chance must not replace the plain KMeans it started from.
     """
-    sign = -1.0 if config.objective == "davies_bouldin" else 1.0
+    sign = -1.0 if direction(config.objective) == "minimize" else 1.0
 
     def stats(name):
         values = sign * np.array([r["objective"] for r in candidates[name][0]], dtype=float)
@@ -192,9 +193,9 @@ def _best_candidate(config, candidates: dict) -> str:
 
 def _champion(config, runs, models) -> int:
     """The seed whose model scores best on the run's objective (label-free by default)."""
-    values = np.array([r["objective"] for r in runs], dtype=float)
-    values = np.where(np.isfinite(values), values, -np.inf if config.objective != "davies_bouldin" else np.inf)
-    return int(np.argmin(values) if config.objective == "davies_bouldin" else np.argmax(values))
+    sign = -1.0 if direction(config.objective) == "minimize" else 1.0
+    values = sign * np.array([r["objective"] for r in runs], dtype=float)
+    return int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))
 
 
 def _register(config, prep, model):

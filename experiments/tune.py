@@ -26,8 +26,7 @@ import optuna
 from optuna.trial import TrialState
 
 from experiments import search_space
-from experiments.objective import (PRUNE_SAMPLE, TrialResult, direction, fit_trial, make_pruner,  # noqa: F401
-                                   make_sampler, queue_first_trials, score, trial_metrics)
+from experiments.objective import TrialResult, direction, fit_trial, make_pruner, make_sampler, queue_first_trials
 from experiments.tracking import (end_runs, first_line, is_dead_here, log_history, redact, running_runs,
                                   sqlalchemy_url, this_machine, worker_id)
 

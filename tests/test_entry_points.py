@@ -39,3 +39,11 @@ def test_ties_keep_the_starting_point_and_nan_seeds_are_skipped():
 def test_davies_bouldin_is_minimised():
     candidates = {"SBERT + KMeans": (_runs(2.0, 2.0), [], "kmeans"), "DEC (tuned)": (_runs(1.5, 1.7), [], "dec")}
     assert _best_candidate(RunConfig(objective="davies_bouldin"), candidates) == "DEC (tuned)"
+
+
+def test_the_champion_seed_is_the_best_finite_objective_in_the_study_direction():
+    from experiments.entry_points import _champion
+
+    runs = _runs(0.1, math.nan, 0.3, 0.2)
+    assert _champion(RunConfig(), runs, []) == 2
+    assert _champion(RunConfig(objective="davies_bouldin"), runs, []) == 0
