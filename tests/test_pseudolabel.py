@@ -1,0 +1,122 @@
+"""Tests for clustering/pseudolabel.py: the transport and core helpers by hand, the estimator on
+tiny seeded texts with synthetic embeddings (no model), and one slow run with real MiniLM."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import adjusted_rand_score
+
+from clustering.pseudolabel import PseudoLabelClusterer, confident_core, sinkhorn, size_prior
+
+WORDS = {0: "goal match striker league team coach", 1: "oven bake flour sugar butter recipe",
+         2: "bank shares market profit investors rates"}
+
+
+def corpus(sizes=(40, 40, 40), seed=0):
+    """Texts of three topics (6 words drawn from each topic's vocabulary), embeddings of blobs around
+    three unit-norm centres, and the topic of each text."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(sizes)), sizes)
+    texts = [" ".join(rng.choice(WORDS[c].split(), 4)) for c in labels]
+    centres = np.linalg.qr(rng.standard_normal((16, 3)))[0].T  # orthonormal rows
+    emb = centres[labels] + 0.15 * rng.standard_normal((len(labels), 16))
+    return texts, (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32), labels
+
+
+@pytest.fixture(scope="module")
+def data():
+    return corpus()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    texts, emb, _ = data
+    return PseudoLabelClusterer(3, rounds=3, n_init=3, random_state=0).fit(texts, embeddings=emb)
+
+
+def test_sinkhorn_meets_the_marginals():
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), size=60)
+    P[:, 0] += 2  # a posterior that favours cluster 0 everywhere
+    P /= P.sum(1, keepdims=True)
+    Q = sinkhorn(P)
+    np.testing.assert_allclose(Q.sum(1), 1, atol=1e-9)
+    np.testing.assert_allclose(Q.sum(0), [20, 20, 20], rtol=1e-3)  # equal shares, though P prefers 0
+    np.testing.assert_allclose(sinkhorn(P, np.array([3, 2, 1])).sum(0), [30, 20, 10], rtol=1e-3)
+
+
+def test_size_prior_by_hand():
+    np.testing.assert_allclose(size_prior([100, 25], balance=1.0), [0.5, 0.5])
+    np.testing.assert_allclose(size_prior([100, 25], balance=0.0), [0.8, 0.2])
+    np.testing.assert_allclose(size_prior([100, 25], balance=0.5), [10 / 15, 5 / 15])  # sqrt: 10 and 5
+
+
+def test_confident_core_keeps_the_same_share_of_every_cluster():
+    Q = np.array([[0.9, 0.1], [0.6, 0.4], [0.7, 0.3], [0.2, 0.8], [0.45, 0.55]])
+    labels, mask = confident_core(Q, 0.5)
+    assert labels.tolist() == [0, 0, 0, 1, 1]
+    assert mask.tolist() == [True, False, True, True, False]  # round(1.5) = 2 of 3; 1 of 2
+    assert confident_core(Q, 0.01)[1].sum() == 2  # at least one per cluster
+
+
+def test_recovers_three_topics(fitted, data):
+    texts, emb, labels = data
+    assert adjusted_rand_score(labels, fitted.labels_) == 1.0
+    assert fitted.labels_.shape == (len(texts),)
+    np.testing.assert_array_equal(fitted.predict(texts, embeddings=emb), fitted.labels_)
+    proba = fitted.predict_proba(texts, embeddings=emb)
+    assert proba.shape == (len(texts), 3)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
+    assert fitted.transform(texts, embeddings=emb).shape == (len(texts), 16 + fitted.svd_.n_components)
+    assert 1 <= fitted.n_iter_ <= 3 and len(fitted.history_["changed"]) == fitted.n_iter_
+
+
+def test_same_seed_same_labels_and_clone(fitted, data):
+    texts, emb, _ = data
+    again = clone(fitted).fit(texts, embeddings=emb)
+    np.testing.assert_array_equal(again.labels_, fitted.labels_)
+    assert clone(fitted).get_params() == fitted.get_params()
+
+
+def test_rounds_zero_is_kmeans_on_two_views(data):
+    texts, emb, _ = data
+    model = PseudoLabelClusterer(3, rounds=0, n_init=3).fit(texts, embeddings=emb)
+    assert model.classifier_ is None and model.n_iter_ == 0
+    np.testing.assert_array_equal(model.labels_, model.kmeans_.labels_)
+    np.testing.assert_array_equal(model.predict(texts, embeddings=emb), model.labels_)
+
+
+def test_unequal_topics_keep_unequal_clusters():
+    texts, emb, labels = corpus(sizes=(90, 30, 10), seed=1)
+    model = PseudoLabelClusterer(3, n_init=3, random_state=0).fit(texts, embeddings=emb)
+    assert sorted(np.bincount(model.labels_)) == [10, 30, 90]
+
+
+def test_callback_sees_every_round_and_can_stop(data):
+    texts, emb, _ = data
+    seen = []
+    model = PseudoLabelClusterer(3, rounds=5, tol=0, n_init=2).fit(
+        texts, embeddings=emb, callback=lambda r, logs: seen.append((r, sorted(logs))) or True)
+    assert seen == [(0, ["changed", "core", "largest"])] and model.n_iter_ == 1
+
+
+def test_refuses_bad_input(data):
+    texts, emb, _ = data
+    with pytest.raises(NotFittedError):
+        PseudoLabelClusterer(3).predict(texts, embeddings=emb)
+    with pytest.raises(ValueError, match="confident_fraction"):
+        PseudoLabelClusterer(3, confident_fraction=0).fit(texts, embeddings=emb)
+    with pytest.raises(ValueError, match="rows"):
+        PseudoLabelClusterer(3).fit(texts, embeddings=emb[:10])
+    with pytest.raises(ValueError, match="single string"):
+        PseudoLabelClusterer(3).fit("one text", embeddings=emb)
+
+
+@pytest.mark.slow
+def test_real_minilm_on_ag_news_sample(ag_news_small, ag_news_small_embeddings):
+    from clustering.metrics import cluster_accuracy
+
+    model = PseudoLabelClusterer(4, random_state=0).fit(ag_news_small.texts, embeddings=ag_news_small_embeddings)
+    assert cluster_accuracy(ag_news_small.labels, model.labels_) > 0.7
+    assert model.predict(ag_news_small.texts[:5], embeddings=ag_news_small_embeddings[:5]).shape == (5,)
