@@ -374,6 +374,40 @@ mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # th
 (see `benchmarks/common.py` for why), 0 for the libraries' defaults."""
 
 
+# -- sota ---------------------------------------------------------------------------------------
+def _ms(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def sota_markdown(result: dict) -> str:
+    """Per corpus: ACC / NMI mean ± std over seeds, time per seed and peak RSS per method."""
+    from benchmarks.sota import GOALS, PUBLISHED
+
+    rows, goals = [], []
+    for key, case in result["cases"].items():
+        for name, row in case["rows"].items():
+            runs = row["runs"]
+            secs = [r["seconds"] for r in runs if "seconds" in r]
+            rows.append({"corpus": key, "texts": f"{case['n_texts']:,}", "k": case["k"], "method": name,
+                         "seeds": len(runs), "ACC": _ms([r["acc"] for r in runs]), "NMI": _ms([r["nmi"] for r in runs]),
+                         "s / seed": f"{np.mean(secs):.1f} ± {np.std(secs):.1f}" if secs else "(same fits)",
+                         "s / 10k texts": f"{np.mean(secs) * 1e4 / case['n_texts']:.1f}" if secs else "",
+                         "peak RSS MiB": f"{row['peak_rss_mib']:.0f}" if secs else ""})
+        ours = next((r for n, r in case["rows"].items() if n.startswith("pseudo-labelling")), None)
+        if ours and not case.get("imbalanced") and case["corpus"] in GOALS:
+            got = {m: float(np.mean([r[m] for r in ours["runs"]])) for m in ("acc", "nmi")}
+            gaps = ", ".join(f"{m.upper()} {got[m]:.3f} vs {g} ({got[m] - g:+.3f})" for m, g in GOALS[case["corpus"]].items())
+            goals.append(f"- {key}: {gaps}; published: {PUBLISHED[case['corpus']]}")
+    m = result.get("machine", {})
+    head = (f"`{m.get('command', 'python -m benchmarks.sota')}` ({m.get('date', '?')}, {m.get('torch_threads', '?')} "
+            f"torch thread(s), load average {(m.get('load_average') or ['?'])[0]}). Each method's seeds run in one "
+            "child process; its peak RSS covers data, embeddings and all its fits (an upper bound for one seed). "
+            "Embeddings come from the on-disk cache and are not timed. Long-tailed rows: a seeded subset where "
+            "class c keeps 0.1 ** (c / (k - 1)) of its texts.")
+    return "\n\n".join([head, markdown_table(rows), "Goals (mean of the seeds, pseudo-labelling defaults):\n"
+                         + "\n".join(goals)])
+
+
 def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     speed, scale, quality = (_read(f"{n}.json", results_dir) for n in ("speed", "scale", "quality"))
     bench_run = _read("bench_run.json", results_dir)
@@ -388,6 +422,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     parts += ["## Speed (pytest-benchmark)", speed_markdown(speed) if speed else "_not run yet_"]
     parts += ["## Scale and memory", scale_markdown(scale) if scale else "_not run yet_"]
     parts += ["## Quality", quality_markdown(quality) if quality else "_not run yet_"]
+    sota = _read("sota.json", results_dir)
+    if sota:
+        parts += ["## Towards published numbers: three corpora, same defaults", sota_markdown(sota)]
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
     parts += ["## Never below the starting point: label-free selection on every shared corpus",
               selection_markdown(selection) or "_not run yet_"]

@@ -274,3 +274,17 @@ def test_selection_markdown_gives_the_verdicts():
     assert report.suite_champion(rows) == "SBERT + KMeans"
     assert "| silhouette, fixed | 1 | +0.90 | +0.80 | 0.050 |" in text
     assert report.selection_markdown([]) == ""
+
+
+# -- sota -----------------------------------------------------------------------------------------
+def test_sota_markdown_rows_and_goal_gaps():
+    run = lambda acc, s=None: {"acc": acc, "nmi": 0.5, "seed": 0} | ({"seconds": s} if s else {})
+    result = {"machine": {"command": "python -m benchmarks.sota", "date": "d", "torch_threads": 1},
+              "cases": {"stackoverflow": {"corpus": "stackoverflow", "imbalanced": False, "n_texts": 20000, "k": 20,
+                                          "rows": {"MiniLM + KMeans": {"runs": [run(0.7, 2.0), run(0.72, 4.0)],
+                                                                       "peak_rss_mib": 500},
+                                                   "pseudo-labelling (PseudoLabelClusterer defaults)": {
+                                                       "runs": [run(0.8, 10.0), run(0.9, 10.0)], "peak_rss_mib": 600}}}}}
+    text = report.sota_markdown(result)
+    assert "| stackoverflow | 20,000 | 20 | MiniLM + KMeans | 2 | 0.710 ± 0.010 | 0.500 ± 0.000 | 3.0 ± 1.0 | 1.5 | 500 |" in text
+    assert "ACC 0.850 vs 0.84 (+0.010)" in text

@@ -1,0 +1,132 @@
+"""Towards published short-text clustering numbers: MiniLM + KMeans, DEC and the pseudo-labelling
+clusterer on AG News test, StackOverflow and Biomedical, same defaults everywhere, only k given.
+
+For each corpus and method, ``n_seeds`` seeds in one child process (so its peak RSS is the
+method's own, an upper bound for one seed: data, embeddings and every seed's fit). Methods:
+
+- ``kmeans``: ``EmbeddingKMeans`` on the cached MiniLM embeddings (``n_init=10``);
+- ``dec``: ``clustering.dec.DEC()`` defaults (the seed report's settings);
+- ``pseudolabel``: ``clustering.pseudolabel.PseudoLabelClusterer()`` defaults, texts +
+  cached embeddings; the row ``two views + k-means`` is its first stage (``kmeans_``),
+  read from the same fits.
+
+``--imbalanced 1`` also runs kmeans and pseudolabel on a long-tailed subset of each corpus
+(class c keeps ``0.1 ** (c / (k - 1))`` of its texts, seeded): the balance prior's price.
+Labels only score. Writes ``benchmarks/results/sota.json`` and regenerates ``RESULTS.md``.
+
+    python -m benchmarks.sota                       # everything, 5 seeds (~20 min on 1 thread)
+    python -m benchmarks.sota --corpora ag_news --n_seeds 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from benchmarks import common
+
+SHARED_DATA = common.ROOT.parent / "shared" / "data"
+CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
+METHODS = {"kmeans": "MiniLM + KMeans", "dec": "DEC (seed report settings)",
+           "pseudolabel": "pseudo-labelling (PseudoLabelClusterer defaults)"}
+STAGE = "two views + k-means (pseudo-labelling's first stage)"
+OUT = common.RESULTS_DIR / "sota.json"
+GOALS = {"ag_news": {"acc": 0.89, "nmi": 0.70}, "stackoverflow": {"acc": 0.84}, "biomedical": {"acc": 0.55}}
+PUBLISHED = {"ag_news": "SCCL 88.2 / 68.2 (8,000-article sample); Deep ECIC 86.5 ACC",
+             "stackoverflow": "SCCL 75.5 / 74.5; RSTC 83.3 ACC", "biomedical": "SCCL 46.2 / 41.5; RSTC 48.4 ACC"}
+
+
+def load(corpus: str, imbalanced: bool):
+    from clustering.data import load_corpus
+    from clustering.embed import embed_texts
+
+    data = load_corpus(SHARED_DATA / CORPORA[corpus])
+    texts, labels = data.texts, np.asarray(data.labels)
+    X = embed_texts(texts, show_progress=False)
+    if imbalanced:
+        rng, classes, keep = np.random.default_rng(0), np.unique(labels), []
+        for i, c in enumerate(classes):
+            members = np.flatnonzero(labels == c)
+            n = max(20, int(0.1 ** (i / (len(classes) - 1)) * len(members)))
+            keep += list(rng.choice(members, n, replace=False))
+        keep = np.sort(keep)
+        texts, labels, X = [texts[i] for i in keep], labels[keep], X[keep]
+    return texts, labels, X
+
+
+def child(corpus: str, method: str, n_seeds: int, imbalanced: bool) -> dict:
+    """Fit ``method`` with seeds 0..n_seeds-1 in this process; per-seed scores and times."""
+    from clustering.metrics import cluster_accuracy
+    from sklearn.metrics import normalized_mutual_info_score
+
+    common.limit_threads()
+    texts, labels, X = load(corpus, imbalanced)
+    k = len(np.unique(labels))
+    score = lambda pred: {"acc": cluster_accuracy(labels, pred), "nmi": normalized_mutual_info_score(labels, pred)}
+    runs: dict[str, list] = {METHODS[method]: []} | ({STAGE: []} if method == "pseudolabel" else {})
+    for seed in range(n_seeds):
+        start = time.perf_counter()
+        if method == "kmeans":
+            from clustering.baselines import EmbeddingKMeans
+            model = EmbeddingKMeans(k, random_state=seed).fit(X)
+        elif method == "dec":
+            from clustering.dec import DEC
+            model = DEC(k, random_state=seed).fit(X)
+        else:
+            from clustering.pseudolabel import PseudoLabelClusterer
+            model = PseudoLabelClusterer(k, random_state=seed).fit(texts, embeddings=X)
+        took = time.perf_counter() - start
+        runs[METHODS[method]].append(score(model.labels_) | {"seconds": took, "seed": seed})
+        if method == "pseudolabel":
+            runs[STAGE].append(score(model.kmeans_.labels_) | {"seed": seed, "rounds": model.n_iter_})
+    return {"n_texts": len(labels), "k": k, "runs": runs,
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sota", description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", default=",".join(CORPORA))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--n_seeds", type=int, default=5)
+    parser.add_argument("--imbalanced", type=int, default=1, help="1: also the long-tailed subsets (kmeans, pseudolabel)")
+    parser.add_argument("--child", nargs=3, metavar=("CORPUS", "METHOD", "IMBALANCED"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        corpus, method, imb = args.child
+        print(json.dumps(child(corpus, method, args.n_seeds, imb == "1"), default=float))
+        return 0
+    result = json.loads(OUT.read_text()) if OUT.is_file() else {"cases": {}}
+    cases = [(c, m, False) for c in args.corpora.split(",") for m in args.methods.split(",")]
+    if args.imbalanced:
+        cases += [(c, m, True) for c in args.corpora.split(",") for m in args.methods.split(",") if m != "dec"]
+    common.limit_threads()
+    env = {**common.thread_env(common.bench_threads()), "HF_HUB_OFFLINE": "1"}
+    import os
+    for corpus, method, imb in cases:
+        key = f"{corpus}{' (long-tailed)' if imb else ''}"
+        out = subprocess.run([sys.executable, "-m", "benchmarks.sota", "--n_seeds", str(args.n_seeds),
+                              "--child", corpus, method, "1" if imb else "0"], cwd=common.ROOT,
+                             env={**os.environ, **env}, capture_output=True, text=True, check=True)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        case = result["cases"].setdefault(key, {"corpus": corpus, "imbalanced": imb, "rows": {}})
+        case.update(n_texts=res["n_texts"], k=res["k"])
+        for name, runs in res["runs"].items():
+            case["rows"][name] = {"runs": runs, "peak_rss_mib": res["peak_rss_mib"]}
+            accs = [r["acc"] for r in runs]
+            print(f"{key:28s} {name:52s} acc {np.mean(accs):.3f} ± {np.std(accs):.3f}  "
+                  f"nmi {np.mean([r['nmi'] for r in runs]):.3f}", flush=True)
+    result["machine"] = common.machine_info("python -m benchmarks.sota " + " ".join(sys.argv[1:] if argv is None else argv))
+    OUT.write_text(json.dumps(result, indent=1, default=float) + "\n")
+    from benchmarks import report
+
+    print(f"{common.relative(report.write_results_md())} regenerated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
