@@ -70,6 +70,19 @@ def test_recovers_three_topics(fitted, data):
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
     assert fitted.transform(texts, embeddings=emb).shape == (len(texts), 16 + fitted.svd_.n_components)
     assert 1 <= fitted.n_iter_ <= 3 and len(fitted.history_["changed"]) == fitted.n_iter_
+    assert set(fitted.selection_) == {"kmeans", "rounds"}
+
+
+def test_guard_keeps_the_partition_with_the_better_silhouette(data):
+    texts, emb, _ = data
+    model = PseudoLabelClusterer(3, rounds=2, n_init=2).fit(texts, embeddings=emb)
+    scores = model.selection_
+    expected = model.rounds_labels_ if scores["rounds"] >= scores["kmeans"] else model.kmeans_.labels_
+    np.testing.assert_array_equal(model.labels_, expected)
+    np.testing.assert_array_equal(model.predict(texts, embeddings=emb), model.labels_)
+    unguarded = clone(model).set_params(select=None).fit(texts, embeddings=emb)
+    assert unguarded.use_rounds_ and unguarded.selection_ == {}
+    np.testing.assert_array_equal(unguarded.labels_, unguarded.rounds_labels_)
 
 
 def test_same_seed_same_labels_and_clone(fitted, data):
@@ -82,7 +95,7 @@ def test_same_seed_same_labels_and_clone(fitted, data):
 def test_rounds_zero_is_kmeans_on_two_views(data):
     texts, emb, _ = data
     model = PseudoLabelClusterer(3, rounds=0, n_init=3).fit(texts, embeddings=emb)
-    assert model.classifier_ is None and model.n_iter_ == 0
+    assert model.classifier_ is None and model.n_iter_ == 0 and not model.use_rounds_
     np.testing.assert_array_equal(model.labels_, model.kmeans_.labels_)
     np.testing.assert_array_equal(model.predict(texts, embeddings=emb), model.labels_)
 
@@ -107,6 +120,8 @@ def test_refuses_bad_input(data):
         PseudoLabelClusterer(3).predict(texts, embeddings=emb)
     with pytest.raises(ValueError, match="confident_fraction"):
         PseudoLabelClusterer(3, confident_fraction=0).fit(texts, embeddings=emb)
+    with pytest.raises(ValueError, match="select"):
+        PseudoLabelClusterer(3, select="inertia").fit(texts, embeddings=emb)
     with pytest.raises(ValueError, match="rows"):
         PseudoLabelClusterer(3).fit(texts, embeddings=emb[:10])
     with pytest.raises(ValueError, match="single string"):
