@@ -381,7 +381,7 @@ def _ms(values: list[float]) -> str:
 
 def sota_markdown(result: dict) -> str:
     """Per corpus: ACC / NMI mean ± std over seeds, time per seed and peak RSS per method."""
-    from benchmarks.sota import GOALS, PUBLISHED
+    from benchmarks.sota import GOALS, METHODS, PUBLISHED
 
     rows, goals = [], []
     for key, case in result["cases"].items():
@@ -393,14 +393,16 @@ def sota_markdown(result: dict) -> str:
                          "s / seed": f"{np.mean(secs):.1f} ± {np.std(secs):.1f}" if secs else "(same fits)",
                          "s / 10k texts": f"{np.mean(secs) * 1e4 / case['n_texts']:.1f}" if secs else "",
                          "peak RSS MiB": f"{row['peak_rss_mib']:.0f}" if secs else ""})
-        ours = next((r for n, r in case["rows"].items() if n.startswith("pseudo-labelling")), None)
+        ours = case["rows"].get(METHODS["pseudolabel"])
         if ours and not case.get("imbalanced") and case["corpus"] in GOALS:
             got = {m: float(np.mean([r[m] for r in ours["runs"]])) for m in ("acc", "nmi")}
             gaps = ", ".join(f"{m.upper()} {got[m]:.3f} vs {g} ({got[m] - g:+.3f})" for m, g in GOALS[case["corpus"]].items())
             goals.append(f"- {key}: {gaps}; published: {PUBLISHED[case['corpus']]}")
-    m = result.get("machine", {})
-    head = (f"`{m.get('command', 'python -m benchmarks.sota')}` ({m.get('date', '?')}, {m.get('torch_threads', '?')} "
-            f"torch thread(s), load average {(m.get('load_average') or ['?'])[0]}). Each method's seeds run in one "
+    runs = result.get("commands") or {"": result.get("machine", {})}
+    commands = "; ".join(f"`{m.get('command', 'python -m benchmarks.sota')}` ({m.get('date', '?')}, "
+                         f"{m.get('torch_threads', '?')} torch thread(s), load average "
+                         f"{(m.get('load_average') or ['?'])[0]})" for m in runs.values())
+    head = (f"{commands}. Each method's seeds run in one "
             "child process; its peak RSS covers data, embeddings and all its fits (an upper bound for one seed). "
             "Embeddings come from the on-disk cache and are not timed. Long-tailed rows: a seeded subset where "
             "class c keeps 0.1 ** (c / (k - 1)) of its texts.")
