@@ -381,11 +381,12 @@ def _ms(values: list[float]) -> str:
 
 def sota_markdown(result: dict) -> str:
     """Per corpus: ACC / NMI mean ± std over seeds, time per seed and peak RSS per method."""
-    from benchmarks.sota import GOALS, METHODS, PUBLISHED
+    from benchmarks.sota import GOALS, METHODS, PUBLISHED, STAGE, UNGUARDED
 
     rows, goals = [], []
     for key, case in result["cases"].items():
-        for name, row in case["rows"].items():
+        order = [METHODS["kmeans"], METHODS["dec"], STAGE, UNGUARDED, METHODS["pseudolabel"]]
+        for name, row in sorted(case["rows"].items(), key=lambda item: order.index(item[0]) if item[0] in order else 99):
             runs = row["runs"]
             secs = [r["seconds"] for r in runs if "seconds" in r]
             rows.append({"corpus": key, "texts": f"{case['n_texts']:,}", "k": case["k"], "method": name,
