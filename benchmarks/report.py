@@ -359,12 +359,13 @@ def selection_markdown(cases: list[dict]) -> str:
 # -- RESULTS.md ---------------------------------------------------------------------------------
 COMMANDS = """\
 ```sh
-make bench                       # all three parts: python -m benchmarks
+make bench                       # every part: python -m benchmarks
 # or one part at a time (each regenerates this file):
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
