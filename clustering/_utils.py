@@ -61,6 +61,16 @@ def resolve_device(device=None):
     return torch.device(device)
 
 
+def seed_of(random_state) -> int:
+    """One int seed from ``random_state`` as scikit-learn takes it: an int (used as it is),
+    None (a fresh seed) or a ``numpy.random.RandomState`` (its next draw)."""
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
 def torch_generator(seed: int):
     import torch
 
