@@ -8,25 +8,16 @@ every part and renders whichever results exist.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import common
+from benchmarks.common import summarise
 
 EMBED_GOAL = 0.95  # embed_texts throughput / bare encode throughput, at least
 TRACKING_GOAL = 1.05  # tracked trial time / untracked trial time, at most
-
-# Published figures to print beside ours. The seed report does not say in which space its
-# silhouettes were measured.
-PUBLISHED = [
-    {"method": "published: seed report, SBERT + AE + DEC (5,000 balanced AG News articles, one run)",
-     "purity": "0.78", "silhouette_own": "0.52", "own_space": "not stated"},
-    {"method": "published: seed report, TF-IDF + KMeans (same 5,000)", "silhouette_own": "0.38",
-     "own_space": "not stated"},
-    {"method": "published: SCCL (Zhang et al., NAACL 2021), 8,000-article AG News sample", "acc": "0.882"},
-]
-
 
 def markdown_table(rows: list[dict]) -> str:
     """A GitHub markdown table; columns in first-seen order, missing cells empty."""
@@ -180,7 +171,6 @@ def speed_markdown(bench: dict) -> str:
 
 # -- scale ------------------------------------------------------------------------------------
 def scale_markdown(result: dict) -> str:
-    from benchmarks.scale import goals, scale_table
 
     settings = result.get("settings", {})
     note = (f"7,600 rows: the real AG News test embeddings. Larger sizes: **synthetic** Gaussian-mixture "
@@ -203,7 +193,6 @@ QUALITY_HEADERS = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "purity": "purity",
 
 def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
     """``mean ± std`` per method over seeds, then the published figures."""
-    from benchmarks.quality import summarise
 
     rows = []
     for method, runs in dataset["runs"].items():
@@ -215,11 +204,14 @@ def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
         row["fit time"] = f"{s['fit_s_mean']:.1f} ± {s['fit_s_std']:.1f} s" if "fit_s_mean" in s else "-"
         row["peak RSS"] = f"{s['peak_rss_mib_max']:.0f} MiB" if "peak_rss_mib_max" in s else "-"
         rows.append(row)
+    from experiments.report import PUBLISHED
+
     for pub in PUBLISHED:
-        row = {"method": pub["method"], "seeds": ""}
+        name = f"{pub['source']}, {pub['method']} ({pub['data']})" if "method" in pub else f"{pub['source']}, {pub['data']}"
+        row = {"method": f"published: {name}", "seeds": ""}
         for col, header in QUALITY_HEADERS.items():
-            row[header] = pub.get(col, "")
-        row["own space"] = pub.get("own_space", "")
+            row[header] = pub.get("silhouette" if col == "silhouette_own" else col, "")
+        row["own space"] = "not stated" if pub["source"] == "seed report" else ""
         rows.append(row)
     return rows
 
@@ -230,7 +222,6 @@ GOAL = {"acc": 0.89, "nmi": 0.70}
 
 def goal_line(dataset: dict, methods: dict) -> str:
     """How far the best row (by mean ACC, 5 seeds or more) is from ``GOAL``; "" if none qualifies."""
-    from benchmarks.quality import summarise
 
     scored = [(summarise(runs), m) for m, runs in dataset["runs"].items() if len(runs) >= 5]
     if not scored:
@@ -398,3 +389,90 @@ def write_results_md(results_dir: Path = common.RESULTS_DIR, path: Path = common
     path.write_text(results_markdown(results_dir))
     return path
 
+
+MEMORY_GOAL_GB = 4.0  # for AG News' full size, 120,000 rows
+MEMORY_GOAL_ROWS = 120_000
+
+
+# -- the table ---------------------------------------------------------------------------
+def _exponent(t1, t0, n1, n0):
+    """Growth exponent b in t ~ n^b between two sizes; 1.0 is linear."""
+    if not all(isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in (t1, t0)) or n1 == n0:
+        return None
+    return math.log(t1 / t0) / math.log(n1 / n0)
+
+
+def scale_table(records: list[dict]) -> list[dict]:
+    """One row of display strings per size; growth exponents against the previous size."""
+    rows, previous = [], None
+    for r in sorted(records, key=lambda r: r["rows"]):
+        data = "real AG News test" if r.get("data") == "real" else "synthetic mixture"
+        if "failed" in r:
+            rows.append({"rows": f"{r['rows']:,}", "data": data, "epochs AE+DEC": "-", "total s": r["failed"],
+                         "peak RSS": _gb(r.get("peak_rss_mb"))})
+            continue
+        n = r["rows"]
+        row = {
+            "rows": f"{n:,}",
+            "data": data,
+            "epochs AE+DEC": f"{r['pretrain_epochs']}+{r['dec_epochs']}",
+            "AE s/epoch": _num(r["ae_epoch_s"]),
+            "DEC s/epoch": _num(r["dec_epoch_s"]),
+            "KMeans init s": _num(r["kmeans_init_s"]),
+            "evaluate s": _num(r["evaluate_s"]),
+            "t-SNE s": _num(r["tsne_s"]) + f" ({r['tsne_points']:,} pts)",
+            "total s": _num(r["total_s"]),
+            "µs/row": _num(r["total_s"] / n * 1e6),
+            "AE µs/row·epoch": _num(r["ae_epoch_s"] / n * 1e6),
+            "DEC µs/row·epoch": _num(r["dec_epoch_s"] / n * 1e6),
+            "growth AE/DEC/eval": "-",
+            "peak RSS": _gb(r["peak_rss_mb"]),
+            "ACC": _num(r.get("acc"), 3),
+        }
+        if previous is not None:
+            exps = [_exponent(r[key], previous[key], n, previous["rows"])
+                    for key in ("ae_epoch_s", "dec_epoch_s", "evaluate_s")]
+            row["growth AE/DEC/eval"] = " / ".join("-" if e is None else f"n^{e:.2f}" for e in exps)
+        rows.append(row)
+        previous = r
+    return rows
+
+
+def goals(records: list[dict]) -> list[str]:
+    """The issue's goals, each with what was measured."""
+    out = []
+    by_rows = {r["rows"]: r for r in records}
+    full = by_rows.get(MEMORY_GOAL_ROWS)
+    if full is not None:
+        peak = full["peak_rss_mb"] / 1024
+        verdict = "met" if peak <= MEMORY_GOAL_GB and "failed" not in full else "MISSED"
+        out.append(f"{MEMORY_GOAL_ROWS:,} rows within {MEMORY_GOAL_GB:g} GB peak RSS: {verdict} ({peak:.2f} GB).")
+    big = max(records, key=lambda r: r["rows"], default=None)
+    if big is not None and big["rows"] >= 1_000_000:
+        if "failed" in big:
+            out.append(f"{big['rows']:,} rows: FAILED ({big['failed']}).")
+        else:
+            out.append(f"{big['rows']:,} rows completed in {big['process_s']:.0f} s with a peak RSS of "
+                       f"{big['peak_rss_mb'] / 1024:.2f} GB ({big['peak_rss_mb'] * 2**20 / big['rows'] / 1024:.2f} KiB "
+                       f"per row; the data alone is {384 * 4 / 1024:.2f} KiB per row).")
+    ok = [r for r in sorted(records, key=lambda r: r["rows"]) if "failed" not in r]
+    if len(ok) >= 2:
+        first, last = ok[0], ok[-1]
+        for key, name in (("ae_epoch_s", "AE epoch"), ("dec_epoch_s", "DEC epoch")):
+            e = _exponent(last[key], first[key], last["rows"], first["rows"])
+            if e is not None:
+                out.append(f"{name} cost from {first['rows']:,} to {last['rows']:,} rows grows as n^{e:.2f} "
+                           f"(linear = n^1.00).")
+    return out
+
+
+def _num(value, digits: int | None = None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if digits is not None:
+        return f"{value:.{digits}f}"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _gb(mb) -> str:
+    return "-" if mb is None else f"{mb / 1024:.2f} GB"
