@@ -96,22 +96,24 @@ def pretrain(
     torch.manual_seed(random_state)
     model.to(device).train()
     data = torch.from_numpy(X).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adam(model.parameters(), lr=lr, weight_decay=weight_decay, device=device)
     gen = torch_generator(random_state)
+    skip_single = _has_batch_norm(model)  # BatchNorm cannot train on a single sample
     history: list[float] = []
     for epoch in range(1, epochs + 1):
-        total = 0.0
-        for idx in torch.randperm(len(data), generator=gen).split(batch_size):
-            batch = data[idx.to(device)]
-            if len(batch) == 1 and _has_batch_norm(model):
-                continue  # BatchNorm cannot train on a single sample
+        # Summed on the device and read once per epoch: a per-step .item() waits for the step.
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for idx in batch_indices(len(data), batch_size, gen, device):
+            batch = data.index_select(0, idx)
+            if skip_single and len(batch) == 1:
+                continue
             _, recon = model(batch)
             loss = nn.functional.mse_loss(recon, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(batch)
-        epoch_loss = total / len(data)
+            total += loss.detach() * len(batch)
+        epoch_loss = total.item() / len(data)
         if not np.isfinite(epoch_loss):
             raise FloatingPointError(f"autoencoder loss diverged at epoch {epoch} (loss={epoch_loss})")
         history.append(epoch_loss)
@@ -129,6 +131,25 @@ def encode(model: AutoEncoder, X, *, batch_size: int = 4096, device=None) -> np.
     model.to(device).eval()
     out = [model.encoder(torch.from_numpy(X[i : i + batch_size]).to(device)).cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(out).numpy()
+
+
+def adam(params, *, lr: float, weight_decay: float = 0.0, device=None) -> torch.optim.Adam:
+    """Adam, fused into one kernel per parameter where torch has that kernel (CPU, CUDA).
+
+    The unfused update launches a dozen small element-wise ops per parameter tensor; with
+    batches of 64 rows those launches, not the arithmetic, took a third of a step.
+    """
+    fused = torch.device(device if device is not None else "cpu").type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator, device=None):
+    """One epoch's mini-batches: row indices 0..n-1 in a seeded random order, ``batch_size`` at a time.
+
+    The permutation is drawn on the CPU from ``generator`` (the same order on every device)
+    and moved to ``device`` once per epoch rather than once per batch.
+    """
+    return torch.randperm(n, generator=generator).to(device).split(batch_size)
 
 
 def _has_batch_norm(model: nn.Module) -> bool:
