@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from clustering._train import adam, batch_indices
 from clustering._utils import check_embeddings, resolve_device, torch_generator
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
@@ -109,7 +110,7 @@ def pretrain(
                 continue
             _, recon = model(batch)
             loss = nn.functional.mse_loss(recon, batch)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             total += loss.detach() * len(batch)
@@ -131,25 +132,6 @@ def encode(model: AutoEncoder, X, *, batch_size: int = 4096, device=None) -> np.
     model.to(device).eval()
     out = [model.encoder(torch.from_numpy(X[i : i + batch_size]).to(device)).cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(out).numpy()
-
-
-def adam(params, *, lr: float, weight_decay: float = 0.0, device=None) -> torch.optim.Adam:
-    """Adam, fused into one kernel per parameter where torch has that kernel (CPU, CUDA).
-
-    The unfused update launches a dozen small element-wise ops per parameter tensor; with
-    batches of 64 rows those launches, not the arithmetic, took a third of a step.
-    """
-    fused = torch.device(device if device is not None else "cpu").type in ("cpu", "cuda")
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
-
-
-def batch_indices(n: int, batch_size: int, generator: torch.Generator, device=None):
-    """One epoch's mini-batches: row indices 0..n-1 in a seeded random order, ``batch_size`` at a time.
-
-    The permutation is drawn on the CPU from ``generator`` (the same order on every device)
-    and moved to ``device`` once per epoch rather than once per batch.
-    """
-    return torch.randperm(n, generator=generator).to(device).split(batch_size)
 
 
 def _has_batch_norm(model: nn.Module) -> bool:

@@ -195,7 +195,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
         import torch
         import torch.nn.functional as F
 
-        from clustering.autoencoder import adam, batch_indices
+        from clustering._train import adam, batch_indices
 
         params = list(ae.encoder.parameters()) + [centers]
         if self._reconstruction:
@@ -238,7 +238,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
                     rec = F.mse_loss(recon, batch)
                     loss = rec + self.gamma * kl
                     rec_total += rec.detach() * len(idx)
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss.backward()
                 opt.step()
                 kl_total += kl.detach() * len(idx)
