@@ -17,6 +17,7 @@ test embeddings (all-MiniLM-L6-v2, disk-cached).
 
     python -m benchmarks.fit_speed                     # seeds 0-4, DEC and IDEC
     python -m benchmarks.fit_speed --seeds 0 --models dec
+    python -m benchmarks.fit_speed --dynamo-loaded   # as in a process that already imported torch._dynamo
     BENCH_THREADS=2 python -m benchmarks.fit_speed     # the ClustPy comparison's 2 threads
 
 Results: ``benchmarks/results/fit_speed.json`` (``fit_speed_threads<n>.json`` with
@@ -41,9 +42,11 @@ from benchmarks import common
 BASELINE = "0f2c4c84d5dca46d2edae75a89dfbf406139c6ca"  # main before issue 13
 
 
-def result_path(threads: int):
-    """``fit_speed.json`` at the benchmarks' default of one thread, ``fit_speed_threads<n>.json`` otherwise."""
-    return common.RESULTS_DIR / ("fit_speed.json" if threads == 1 else f"fit_speed_threads{threads}.json")
+def result_path(threads: int, dynamo_loaded: bool = False):
+    """``fit_speed.json`` at the benchmarks' default of one thread and a fresh process;
+    ``_threads<n>`` and ``_dynamo`` in the name otherwise."""
+    name = "fit_speed" + ("" if threads == 1 else f"_threads{threads}") + ("_dynamo" if dynamo_loaded else "")
+    return common.RESULTS_DIR / f"{name}.json"
 
 # Issue 13 quotes, 2 threads, this machine: our DEC 9.5 s, ClustPy's DEC 11.8 s (ClustPy cannot
 # be installed beside the CPU torch, so it is compared through today's code).
@@ -85,9 +88,16 @@ def _estimator(version: str, model: str, seed: int):
                dec_lr=1e-4, alpha=1.0, n_init=20, random_state=seed)
 
 
-def run_one(version: str, model: str, seed: int) -> dict:
-    """Fit once in this process and measure it (call in a fresh process: RSS is process-wide)."""
+def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False) -> dict:
+    """Fit once in this process and measure it (call in a fresh process: RSS is process-wide).
+
+    ``dynamo_loaded`` imports ``torch._dynamo`` before the fit, as a process that has already
+    built a ``torch.optim`` optimizer (or imported transformers) has: the code before issue 13
+    pays that import (about a second) inside its first fit, today's code never makes it.
+    """
     common.limit_threads()
+    if dynamo_loaded:
+        import torch._dynamo  # noqa: F401
     from clustering.metrics import cluster_accuracy
     from sklearn.metrics import normalized_mutual_info_score
 
@@ -106,8 +116,8 @@ def run_one(version: str, model: str, seed: int) -> dict:
             "n_iter": int(est.n_iter_), "peak_rss_mib": rss_after / 1024, "fit_rss_rise_mib": (rss_after - rss_before) / 1024}
 
 
-def _child(version: str, model: str, seed: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child", f"{version},{model},{seed}"]
+def _child(version: str, model: str, seed: int, dynamo_loaded: bool) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child", f"{version},{model},{seed},{int(dynamo_loaded)}"]
     env = {**os.environ, **common.thread_env(common.bench_threads()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     out = subprocess.run(cmd, cwd=common.ROOT, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -164,7 +174,13 @@ def markdown(result: dict) -> str:
                         "included); the rise is how far the fit lifted it. CPU time is the process's over the fit, all "
                         "threads: with one thread and a busy machine it tracks the idle machine's wall time better than "
                         "wall time does. Seeds: "
-                        f"{', '.join(map(str, result['seeds']))}.",
+                        f"{', '.join(map(str, result['seeds']))}. "
+                        + ("Each process imported `torch._dynamo` before its fit (`--dynamo-loaded`): the state of a "
+                           "process that has already built a `torch.optim` optimizer; the code before issue 13 no longer "
+                           "pays that import inside its fit." if result.get("dynamo_loaded") else
+                           "Fresh processes: the code before issue 13 pays `torch.optim`'s import of `torch._dynamo` "
+                           "(about a second) inside its fit; today's code never imports it. `--dynamo-loaded` measures "
+                           "without that difference."),
                         markdown_table(rows), "\n".join(lines)])
 
 
@@ -172,11 +188,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     parser.add_argument("--models", default="dec,idec", help="comma-separated, from dec, idec")
-    parser.add_argument("--child", help=argparse.SUPPRESS)  # version,model,seed: one fit, JSON on stdout
+    parser.add_argument("--dynamo-loaded", action="store_true",
+                        help="import torch._dynamo in each process before its fit (a long-lived process's state)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # version,model,seed,dynamo: one fit, JSON on stdout
     args = parser.parse_args(argv)
     if args.child:
-        version, model, seed = args.child.split(",")
-        print(json.dumps(run_one(version, model, int(seed))))
+        version, model, seed, dynamo = args.child.split(",")
+        print(json.dumps(run_one(version, model, int(seed), dynamo == "1")))
         return 0
 
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -187,15 +205,16 @@ def main(argv=None) -> int:
     for i, seed in enumerate(seeds):
         for model in models:
             for version in (("before", "after") if i % 2 == 0 else ("after", "before")):
-                r = _child(version, model, seed)
+                r = _child(version, model, seed, args.dynamo_loaded)
                 runs.append(r)
                 print(f"{model:4s} seed {seed} {version:6s} {r['fit_s']:6.2f} s  ACC {r['acc']:.4f}  NMI {r['nmi']:.4f}  "
                       f"peak RSS {r['peak_rss_mib']:.0f} MiB (+{r['fit_rss_rise_mib']:.0f} in fit)", flush=True)
     command = "python -m benchmarks.fit_speed" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    result = {"machine": common.machine_info(command), "baseline": BASELINE, "seeds": seeds, "runs": runs,
+    result = {"machine": common.machine_info(command), "baseline": BASELINE, "seeds": seeds,
+              "dynamo_loaded": args.dynamo_loaded, "runs": runs,
               "summary": summarise(runs)}
     common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    result_path(common.bench_threads()).write_text(json.dumps(result, indent=1) + "\n")
+    result_path(common.bench_threads(), args.dynamo_loaded).write_text(json.dumps(result, indent=1) + "\n")
     for model, s in result["summary"].items():
         print(f"{model}: before {s['fit_s_before']:.2f} s, after {s['fit_s_after']:.2f} s, "
               f"speed-up {s['median_ratio']:.2f}x (median of pairs), ACC {s['acc_before']:.4f} -> {s['acc_after']:.4f}, "
