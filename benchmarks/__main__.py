@@ -19,6 +19,7 @@ from benchmarks import common
 PARTS = {
     "speed": ["-m", "pytest", "benchmarks/test_speed.py", "-q",
               f"--benchmark-json={common.relative(common.RESULTS_DIR / 'speed.json')}", "--benchmark-autosave"],
+    "fit_speed": ["-m", "benchmarks.fit_speed"],
     "scale": ["-m", "benchmarks.scale"],
     "quality": ["-m", "benchmarks.quality"],
     "selection": ["-m", "benchmarks.selection"],

@@ -353,6 +353,7 @@ COMMANDS = """\
 make bench                       # all three parts: python -m benchmarks
 # or one part at a time (each regenerates this file):
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.fit_speed         # DEC/IDEC fit, code before issue 13 vs now, seeds 0-4, one process per fit
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
@@ -377,6 +378,11 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
                      f"**{bench_run['total_s'] / 60:.0f} min** on this machine: {took}.")
     parts += ["## How to rerun", COMMANDS]
     parts += ["## Speed (pytest-benchmark)", speed_markdown(speed) if speed else "_not run yet_"]
+    fit_speed = [json.loads(p.read_text()) for p in sorted(results_dir.glob("fit_speed*.json"))]
+    if fit_speed:
+        from benchmarks.fit_speed import markdown as fit_speed_markdown
+
+        parts += ["## DEC and IDEC fit time: before and after issue 13", *map(fit_speed_markdown, fit_speed)]
     parts += ["## Scale and memory", scale_markdown(scale) if scale else "_not run yet_"]
     parts += ["## Quality", quality_markdown(quality) if quality else "_not run yet_"]
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from clustering._train import adam, batch_indices
 from clustering._utils import check_embeddings, resolve_device, torch_generator
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
@@ -96,22 +97,24 @@ def pretrain(
     torch.manual_seed(random_state)
     model.to(device).train()
     data = torch.from_numpy(X).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adam(model.parameters(), lr=lr, weight_decay=weight_decay, device=device)
     gen = torch_generator(random_state)
+    skip_single = _has_batch_norm(model)  # BatchNorm cannot train on a single sample
     history: list[float] = []
     for epoch in range(1, epochs + 1):
-        total = 0.0
-        for idx in torch.randperm(len(data), generator=gen).split(batch_size):
-            batch = data[idx.to(device)]
-            if len(batch) == 1 and _has_batch_norm(model):
-                continue  # BatchNorm cannot train on a single sample
+        # Summed on the device and read once per epoch: a per-step .item() waits for the step.
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for idx in batch_indices(len(data), batch_size, gen, device):
+            batch = data.index_select(0, idx)
+            if skip_single and len(batch) == 1:
+                continue
             _, recon = model(batch)
             loss = nn.functional.mse_loss(recon, batch)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(batch)
-        epoch_loss = total / len(data)
+            total += loss.detach() * len(batch)
+        epoch_loss = total.item() / len(data)
         if not np.isfinite(epoch_loss):
             raise FloatingPointError(f"autoencoder loss diverged at epoch {epoch} (loss={epoch_loss})")
         history.append(epoch_loss)

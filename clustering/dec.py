@@ -196,10 +196,12 @@ class DEC(ClusteringEstimator):
         import torch
         import torch.nn.functional as F
 
+        from clustering._train import adam, batch_indices
+
         params = list(ae.encoder.parameters()) + [centers]
         if self._reconstruction:
             params += list(ae.decoder.parameters())
-        opt = torch.optim.Adam(params, lr=self.dec_lr)
+        opt = adam(params, lr=self.dec_lr, device=device)
         data = torch.from_numpy(X).to(device)
         gen = torch_generator(seed + 1)
         step0 = len(self.history_["ae_loss"])
@@ -220,23 +222,28 @@ class DEC(ClusteringEstimator):
                 if epoch > 1 and change < self.tol:
                     break
             ae.train()
-            kl_total = rec_total = 0.0
-            for idx in torch.randperm(len(data), generator=gen).split(self.batch_size):
-                idx = idx.to(device)
-                batch = data[idx]
-                if len(batch) == 1 and self.batch_norm:
+            # Summed on the device and read once per epoch: a per-step .item() waits for the step.
+            kl_total = torch.zeros((), dtype=torch.float64, device=device)
+            rec_total = torch.zeros((), dtype=torch.float64, device=device)
+            for idx in batch_indices(len(data), self.batch_size, gen, device):
+                if len(idx) == 1 and self.batch_norm:
                     continue
-                z, recon = ae(batch)
-                kl = F.kl_div(soft_assignment(z, centers, self.alpha).log(), p[idx], reduction="batchmean")
+                batch = data.index_select(0, idx)
+                if self._reconstruction:
+                    z, recon = ae(batch)
+                else:  # DEC's loss never reads the decoder: skip its forward pass
+                    z = ae.encoder(batch)
+                kl = F.kl_div(soft_assignment(z, centers, self.alpha).log(), p.index_select(0, idx), reduction="batchmean")
                 loss = kl
                 if self._reconstruction:
                     rec = F.mse_loss(recon, batch)
                     loss = rec + self.gamma * kl
-                    rec_total += rec.item() * len(idx)
-                opt.zero_grad(set_to_none=True)
+                    rec_total += rec.detach() * len(idx)
+                opt.zero_grad()
                 loss.backward()
                 opt.step()
-                kl_total += kl.item() * len(idx)
+                kl_total += kl.detach() * len(idx)
+            kl_total, rec_total = kl_total.item(), rec_total.item()
             kl_epoch = kl_total / len(data)
             if not np.isfinite(kl_epoch):
                 raise FloatingPointError(f"clustering loss diverged at DEC epoch {epoch} (loss={kl_epoch})")

@@ -274,3 +274,41 @@ def test_selection_markdown_gives_the_verdicts():
     assert report.suite_champion(rows) == "SBERT + KMeans"
     assert "| silhouette, fixed | 1 | +0.90 | +0.80 | 0.050 |" in text
     assert report.selection_markdown([]) == ""
+
+
+def _fit_speed_runs():
+    runs = []
+    for seed in (0, 1):
+        for version, fit_s, acc in (("before", 10.0, 0.840), ("after", 5.0 + seed, 0.842)):
+            runs.append({"version": version, "model": "dec", "seed": seed, "fit_s": fit_s, "cpu_s": fit_s, "acc": acc, "nmi": 0.62,
+                         "n_iter": 10, "peak_rss_mib": 500.0, "fit_rss_rise_mib": 100.0})
+    return runs
+
+
+def test_fit_speed_summary_pairs_runs_by_seed():
+    from benchmarks import fit_speed
+
+    s = fit_speed.summarise(_fit_speed_runs())["dec"]
+    assert s["ratios"] == [2.0, 10 / 6] and s["median_ratio"] == pytest.approx(11 / 6)
+    assert s["ratio_of_means"] == pytest.approx(10 / 5.5)
+    assert s["acc_after"] - s["acc_before"] == pytest.approx(0.002)
+    assert s["after_over_clustpy"] == pytest.approx(9.5 / 11.8 / (11 / 6))
+    result = {"machine": None, "baseline": fit_speed.BASELINE, "seeds": [0, 1], "summary": {"dec": s}}
+    assert "1.83x faster" in fit_speed.markdown(result) and ": met." in fit_speed.markdown(result)
+
+
+def test_fit_speed_baseline_is_the_old_code_with_its_own_pretrain(monkeypatch):
+    import clustering.dec
+    from benchmarks import fit_speed
+
+    try:
+        old = fit_speed.baseline_modules()
+    except Exception as exc:  # no git, or a checkout without the commit
+        pytest.skip(f"baseline not readable: {exc}")
+    assert old.DEC is not clustering.dec.DEC
+    old_ae, calls = sys.modules["_baseline_autoencoder"], []
+    old_pretrain = old_ae.pretrain
+    monkeypatch.setattr(old_ae, "pretrain", lambda *a, **kw: calls.append(1) or old_pretrain(*a, **kw))
+    X = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+    model = old.DEC(2, hidden_dims=(4,), pretrain_epochs=1, epochs=1, n_init=1).fit(X)
+    assert model.labels_.shape == (60,) and calls == [1]  # the old fit ran the old pretrain
