@@ -363,7 +363,7 @@ _CORPUS_NAMES = {"ag_news": "AG News", "stackoverflow": "StackOverflow", "biomed
 def embeddings_rows(result: dict) -> list[dict]:
     """One row per route: throughput, ratio to the bare encode, cosine to it, and per corpus
     mean ACC / NMI with the difference to float32."""
-    from benchmarks.embeddings import ROUTES
+    from benchmarks.embeddings import CONTROL, ROUTES
 
     summary, quality = result["summary"], result.get("quality") or {}
     corpora = result["config"]["corpus_list"]
@@ -386,21 +386,35 @@ def embeddings_rows(result: dict) -> list[dict]:
             row["within 0.005 everywhere"] = "yes" if s["holds_quality"] else "no"
             row[">= 1.5x and within"] = "**yes**" if s["meets_goal"] else "no"
         rows.append(row)
+    if CONTROL in summary:
+        row = {"route": "control: float32, rows shuffled (KMeans noise)"}
+        for c in corpora:
+            runs, ref = quality[c][CONTROL], quality[c]["float32"]
+            acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+            row[f"{_CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                f"{acc:.4f} / {nmi:.4f} ({acc - np.mean([r['acc'] for r in ref]):+.4f} / "
+                f"{nmi - np.mean([r['nmi'] for r in ref]):+.4f})")
+        row["within 0.005 everywhere"] = "yes" if summary[CONTROL]["holds_quality"] else "no"
+        rows.append(row)
     return rows
 
 
 def embeddings_verdicts(result: dict) -> list[str]:
     """The goal, route by route, one sentence each."""
-    from benchmarks.embeddings import QUALITY_TOLERANCE, ROUTES, SPEED_GOAL
+    from benchmarks.embeddings import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL
 
     out = []
     for route, s in result["summary"].items():
-        if route in ("bare", "float32") or "holds_quality" not in s:
+        if route in ("bare", "float32", CONTROL) or "holds_quality" not in s:
             continue
         verdict = "**meets the goal**" if s["meets_goal"] else "misses the goal"
-        out.append(f"{ROUTES.get(route, route)}: {s['ratio']:.2f}x the bare encode (goal >= {SPEED_GOAL}); worst "
+        out.append(f"{ROUTES.get(route, route)}: {s['ratio']:.2f}x the bare encode (goal >= {SPEED_GOAL}); largest "
                    f"change in mean ACC {s['worst_acc_delta']:+.4f}, in mean NMI {s['worst_nmi_delta']:+.4f} "
                    f"(tolerance {QUALITY_TOLERANCE}): {verdict}.")
+    control = result["summary"].get(CONTROL)
+    if control:
+        out.append(f"Noise floor: the float32 embeddings themselves, rows shuffled, move the {result['config']['n_seeds']}-"
+                   f"seed means by up to {control['worst_acc_delta']:+.4f} ACC and {control['worst_nmi_delta']:+.4f} NMI.")
     fp32 = result["summary"].get("float32")
     if fp32:
         out.append(f"`embed_texts` at float32 runs at {fp32['ratio']:.2f}x the bare encode: it adds no speed trick of "

@@ -293,7 +293,8 @@ def test_time_routes_rotates_the_order_and_times_every_route():
 
 def _embeddings_result(bf16_acc_delta: float) -> dict:
     runs = lambda acc, nmi: [{"seed": s, "acc": acc + d, "nmi": nmi + d} for s, d in enumerate((-0.01, 0.01))]  # noqa: E731
-    quality = {c: {"float32": runs(0.8, 0.7), "bfloat16": runs(0.8 + bf16_acc_delta, 0.702), "int8": runs(0.7, 0.6)}
+    quality = {c: {"float32": runs(0.8, 0.7), "bfloat16": runs(0.8 + bf16_acc_delta, 0.702), "int8": runs(0.7, 0.6),
+                   "float32_shuffled": runs(0.803, 0.699)}
                for c in ("ag_news", "biomedical")}
     # 10 texts per corpus; bare takes 2 s, float32 2 s, bfloat16 1 s (round 1: 0.5 s), int8 0.5 s.
     seconds = {c: {"bare": [2.0, 2.0], "float32": [2.0, 2.0], "bfloat16": [1.0, 0.5], "int8": [0.5, 0.5]}
@@ -321,12 +322,14 @@ def test_embeddings_summary_takes_ratios_within_rounds_and_deltas_to_float32(del
     assert bf16["holds_quality"] is holds and bf16["meets_goal"] is holds
     assert summary["int8"]["ratio"] == 4.0 and summary["int8"]["holds_quality"] is False
     assert summary["float32"]["ratio"] == 1.0
+    assert summary["float32_shuffled"] == {"holds_quality": True, "worst_acc_delta": pytest.approx(0.003),
+                                           "worst_nmi_delta": pytest.approx(-0.001)}
 
 
 def test_embeddings_table_and_verdicts():
     result = _embeddings_result(0.004)
     rows = report.embeddings_rows(result)
-    assert [r["x bare encode"] for r in rows] == ["1.00 (1.00-1.00)", "1.00 (1.00-1.00)", "3.00 (2.00-4.00)",
+    assert [r["x bare encode"] for r in rows[:4]] == ["1.00 (1.00-1.00)", "1.00 (1.00-1.00)", "3.00 (2.00-4.00)",
                                                   "4.00 (4.00-4.00)"]
     assert rows[0]["AG News ACC / NMI (vs float32)"] == "0.8000 / 0.7000"  # the bare encode's are float32's
     assert rows[2]["Biomedical ACC / NMI (vs float32)"] == "0.8040 / 0.7020 (+0.0040 / +0.0020)"
@@ -335,6 +338,9 @@ def test_embeddings_table_and_verdicts():
     lines = report.embeddings_verdicts(result)
     assert lines[0].endswith("(tolerance 0.005): **meets the goal**.") and "3.00x" in lines[0]
     assert "misses the goal" in lines[1] and "-0.1000" in lines[1]
+    assert lines[2] == "Noise floor: the float32 embeddings themselves, rows shuffled, move the 2-seed means by up to +0.0030 ACC and -0.0010 NMI."
+    assert rows[4]["route"].startswith("control") and rows[4]["AG News ACC / NMI (vs float32)"] == (
+        "0.8030 / 0.6990 (+0.0030 / -0.0010)")
     markdown = report.embeddings_markdown(result)
     assert "| route | texts/s | x bare encode |" in markdown and f"- {lines[0]}" in markdown
     assert "AG News 100, Biomedical 200" in markdown
