@@ -25,7 +25,7 @@ score. A route **holds the quality** when its mean ACC and NMI are within 0.005 
 on every corpus, and **meets the goal** when it also runs at least 1.5x the bare encode. A
 control row clusters the float32 embeddings again with their rows shuffled: the same seeds
 then take other KMeans paths, so its change from float32 is what the seeds alone move the
-means by (on Biomedical, whose 20 clusters KMeans finds unreliably, that is about 0.005 too).
+means by (on Biomedical, whose 20 clusters KMeans finds unreliably, as much as the tolerance).
 
 Results go to ``benchmarks/results/embeddings.json``; ``RESULTS.md`` is regenerated from it.
 
