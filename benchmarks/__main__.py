@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` (``make bench``): the speed, scale, quality and selection parts in turn.
+"""``python -m benchmarks`` (``make bench``): the speed, scale, quality, selection and embeddings parts in turn.
 
 Each part runs in its own process, writes its raw results to ``benchmarks/results/`` and
 regenerates ``benchmarks/RESULTS.md``; this driver adds how long each part took.
@@ -23,6 +23,7 @@ PARTS = {
     "scale": ["-m", "benchmarks.scale"],
     "quality": ["-m", "benchmarks.quality"],
     "selection": ["-m", "benchmarks.selection"],
+    "embeddings": ["-m", "benchmarks.embeddings"],
 }
 
 

@@ -347,6 +347,87 @@ def selection_markdown(cases: list[dict]) -> str:
     return "\n\n".join(parts)
 
 
+# -- embedding precision --------------------------------------------------------------------------
+_CORPUS_NAMES = {"ag_news": "AG News", "stackoverflow": "StackOverflow", "biomedical": "Biomedical"}
+
+
+def embeddings_rows(result: dict) -> list[dict]:
+    """One row per route: throughput, ratio to the bare encode, cosine to it, and per corpus
+    mean ACC / NMI with the difference to float32."""
+    from benchmarks.embeddings import CONTROL, ROUTES
+
+    summary, quality = result["summary"], result.get("quality") or {}
+    corpora = result["config"]["corpus_list"]
+    rows = []
+    for route in result["config"]["route_list"]:
+        s = summary[route]
+        cos = [result["cosine"][c][route] for c in corpora]
+        row = {"route": ROUTES.get(route, route), "texts/s": f"{s['texts_per_s']:,.0f}",
+               "x bare encode": f"{s['ratio']:.2f} ({s['ratio_min']:.2f}-{s['ratio_max']:.2f})",
+               "cosine to float32 (mean / min)": f"{np.mean([c['mean'] for c in cos]):.4f} / "
+                                                 f"{min(c['min'] for c in cos):.4f}"}
+        for c in corpora:
+            runs, ref = quality.get(c, {}).get("float32" if route == "bare" else route), quality.get(c, {}).get("float32")
+            if runs and ref:
+                acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+                d_acc, d_nmi = (acc - np.mean([r["acc"] for r in ref]), nmi - np.mean([r["nmi"] for r in ref]))
+                row[f"{_CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                    f"{acc:.4f} / {nmi:.4f}" + ("" if route in ("bare", "float32") else f" ({d_acc:+.4f} / {d_nmi:+.4f})"))
+        if "holds_quality" in s and route not in ("bare", "float32"):
+            row["within 0.005 everywhere"] = "yes" if s["holds_quality"] else "no"
+            row[">= 1.5x and within"] = "**yes**" if s["meets_goal"] else "no"
+        rows.append(row)
+    if CONTROL in summary:
+        row = {"route": "control: float32, rows shuffled (KMeans noise)"}
+        for c in corpora:
+            runs, ref = quality[c][CONTROL], quality[c]["float32"]
+            acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+            row[f"{_CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                f"{acc:.4f} / {nmi:.4f} ({acc - np.mean([r['acc'] for r in ref]):+.4f} / "
+                f"{nmi - np.mean([r['nmi'] for r in ref]):+.4f})")
+        row["within 0.005 everywhere"] = "yes" if summary[CONTROL]["holds_quality"] else "no"
+        rows.append(row)
+    return rows
+
+
+def embeddings_verdicts(result: dict) -> list[str]:
+    """The goal, route by route, one sentence each."""
+    from benchmarks.embeddings import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL
+
+    out = []
+    for route, s in result["summary"].items():
+        if route in ("bare", "float32", CONTROL) or "holds_quality" not in s:
+            continue
+        verdict = "**meets the goal**" if s["meets_goal"] else "misses the goal"
+        out.append(f"{ROUTES.get(route, route)}: {s['ratio']:.2f}x the bare encode (goal >= {SPEED_GOAL}); largest "
+                   f"change in mean ACC {s['worst_acc_delta']:+.4f}, in mean NMI {s['worst_nmi_delta']:+.4f} "
+                   f"(tolerance {QUALITY_TOLERANCE}): {verdict}.")
+    control = result["summary"].get(CONTROL)
+    if control:
+        out.append(f"Noise floor: the float32 embeddings themselves, rows shuffled, move the {result['config']['n_seeds']}-"
+                   f"seed means by up to {control['worst_acc_delta']:+.4f} ACC and {control['worst_nmi_delta']:+.4f} NMI.")
+    fp32 = result["summary"].get("float32")
+    if fp32:
+        out.append(f"`embed_texts` at float32 runs at {fp32['ratio']:.2f}x the bare encode: it adds no speed trick of "
+                   f"its own (sentence-transformers already sorts texts by length before batching, for both).")
+    return out
+
+
+def embeddings_markdown(result: dict) -> str:
+    cfg = result["config"]
+    n = ", ".join(f"{_CORPUS_NAMES.get(c, c)} {result['n_texts'][c]:,}" for c in cfg["corpus_list"])
+    parts = [_machine_line(result.get("machine")),
+             f"Speed: {cfg['timing_texts']:,} seeded texts per corpus, every route on the same texts in each of "
+             f"{cfg['rounds']} rounds (order rotating); 'x bare encode' is the median (and range) over rounds and "
+             f"corpora of bare-encode time / route time within one round; texts/s is over the three samples together. "
+             f"Quality: every text of each corpus ({n}), MiniLM + KMeans (`EmbeddingKMeans`, k = the true number of "
+             f"classes, n_init 10) with {cfg['n_seeds']} seeds, mean ACC / NMI; in brackets the change from float32. "
+             f"Cosine: each text's embedding against the bare encode's, over the timing samples.",
+             markdown_table(embeddings_rows(result)),
+             "\n".join(f"- {line}" for line in embeddings_verdicts(result))]
+    return "\n\n".join(parts)
+
+
 # -- RESULTS.md ---------------------------------------------------------------------------------
 COMMANDS = """\
 ```sh
@@ -357,6 +438,7 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.fit_speed         # DEC/IDEC fit
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
@@ -388,6 +470,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
     parts += ["## Never below the starting point: label-free selection on every shared corpus",
               selection_markdown(selection) or "_not run yet_"]
+    embeddings = _read("embeddings.json", results_dir)
+    parts += ["## Embedding precision: speed against a bare encode, and what it costs in ACC/NMI",
+              embeddings_markdown(embeddings) if embeddings else "_not run yet_"]
     return "\n\n".join(parts) + "\n"
 
 
