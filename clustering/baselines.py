@@ -201,26 +201,18 @@ class AutoEncoderKMeans(ClusteringEstimator):
         ``callback(epoch, {"stage": "pretrain", "ae_loss": ...})`` runs after every epoch;
         returning ``True`` stops pretraining early.
         """
-        import torch
-
-        from clustering.autoencoder import AutoEncoder, encode, pretrain
+        from clustering.autoencoder import encode, pretrained_autoencoder
 
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, len(X))
         seed = seed_of(self.random_state)
         self.n_features_in_ = X.shape[1]
-        # Seed before building the model: its initial weights are random too.
-        torch.manual_seed(seed)
-        self.autoencoder_ = AutoEncoder(
-            self.n_features_in_,
-            tuple(self.hidden_dims),
+        self.autoencoder_, losses = pretrained_autoencoder(
+            X,
+            self.hidden_dims,
             activation=self.activation,
             batch_norm=self.batch_norm,
             dropout=self.dropout,
-        )
-        losses = pretrain(
-            self.autoencoder_,
-            X,
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=self.lr,

@@ -144,7 +144,7 @@ class DEC(ClusteringEstimator):
         import torch
         from sklearn.cluster import KMeans
 
-        from clustering.autoencoder import AutoEncoder, encode, pretrain
+        from clustering.autoencoder import encode, pretrained_autoencoder
 
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, X.shape[0])
@@ -156,8 +156,6 @@ class DEC(ClusteringEstimator):
             self.history_["recon_loss"] = []
 
         seed = seed_of(self.random_state)
-        torch.manual_seed(seed)
-        ae = AutoEncoder(X.shape[1], tuple(self.hidden_dims), activation=self.activation, batch_norm=self.batch_norm, dropout=self.dropout)
         stopped = False
 
         def pretrain_callback(epoch, logs):
@@ -165,8 +163,9 @@ class DEC(ClusteringEstimator):
             stopped = callback is not None and callback(epoch, {"stage": "pretrain", "ae_loss": logs["loss"]}) is True
             return stopped
 
-        self.history_["ae_loss"] = pretrain(
-            ae, X, epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+        ae, self.history_["ae_loss"] = pretrained_autoencoder(
+            X, self.hidden_dims, activation=self.activation, batch_norm=self.batch_norm, dropout=self.dropout,
+            epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
             device=device, random_state=seed, callback=pretrain_callback,
         )
         self.autoencoder_ = ae
