@@ -111,7 +111,7 @@ HELP = {
     "method": "'search' lets Optuna choose among search_methods; a method's name fixes it",
     "search_methods": "methods Optuna chooses among when method=search",
     "params": "JSON of estimator settings for the evaluate entry point",
-    "n_trials": "completed trials the study should hold in total (all workers, all reruns)",
+    "n_trials": "trials the study runs in total, pruned ones included (all workers, all reruns)",
     "timeout": "seconds for this worker's share of the study (0 = no limit)",
     "objective": "model selection score; silhouette/davies_bouldin/calinski_harabasz are label-free, "
                  "nmi/acc/ari read the labels and tag the run label_peeking=true",

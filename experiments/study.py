@@ -160,29 +160,39 @@ def fail_lost_trials(study, *, on_lost=None) -> None:
 
 
 def wait_for_room(study, n_trials: int, *, before: int | None = None, deadline=None, on_lost=None) -> bool:
-    """Whether one more trial may run: True when the completed trials plus the running ones
-    (those numbered below ``before``, or all) are fewer than ``n_trials``.
+    """Whether one more trial may run: True when the trials that ran (``counts``: completed or
+    pruned) plus the running ones (those numbered below ``before``, or all) are fewer than
+    ``n_trials``.
 
-    While the running ones could still fill the study, wait: each either completes (then
-    False) or fails, is pruned or loses its worker (then True). False also at ``deadline``.
+    While the running ones could still fill the study, wait: each either completes or is
+    pruned (then False) or fails or loses its worker (then True). False also at ``deadline``.
     A running trial that nobody could declare lost (no heartbeat in the storage, and a
     worker on another machine) is not waited for.
     """
     heartbeat = _has_heartbeat(study)
     here = this_machine()
     while True:
-        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
-        complete = sum(t.state == TrialState.COMPLETE for t in trials)
+        trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        ran = sum(counts(t) for t in trials)
         ahead = [t for t in trials if t.state == TrialState.RUNNING and (before is None or t.number < before)
                  and (heartbeat or t.user_attrs.get("worker", "").rpartition("#")[0] == here)]
-        if complete >= n_trials:
+        if ran >= n_trials:
             return False
-        if complete + len(ahead) < n_trials:
+        if ran + len(ahead) < n_trials:
             return True
         if deadline is not None and time.monotonic() >= deadline:
             return False
         time.sleep(WAIT_SECONDS)
         fail_lost_trials(study, on_lost=on_lost)
+
+
+def counts(trial) -> bool:
+    """Whether ``trial`` counts towards the study's ``n_trials``: it completed, or it ran and was
+    pruned (the time it took is spent, as Optuna's own ``n_trials`` counts it). A failed trial,
+    a duplicate skipped before fitting and a trial that found the study full do not."""
+    if trial.state == TrialState.COMPLETE:
+        return True
+    return trial.state == TrialState.PRUNED and not ({"duplicate_of", "not_run"} & set(trial.user_attrs))
 
 
 def _has_heartbeat(study) -> bool:

@@ -1,4 +1,4 @@
-"""Run the study: trials until it holds ``n_trials`` completed ones, whoever ran them.
+"""Run the study: trials until it holds ``n_trials`` that ran (completed or pruned), whoever ran them.
 
 The objective is label-free by default: the silhouette of the trial's clusters measured
 in the fixed Sentence-BERT space (cosine), so trials are compared in one space that no
@@ -63,7 +63,7 @@ class _NullTrialLog:
 
 def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None, study=None, echo=print,
               track=True):
-    """Run trials until the study has ``config.n_trials`` completed ones, whoever ran them.
+    """Run trials until the study has ``config.n_trials`` that ran (``study.counts``), whoever ran them.
 
     With ``track`` (the default) it must be called inside the worker's parent MLflow run;
     each trial is a nested run (``track`` may be a ``tracking.TrialTracker`` to use). Trials that diverge (FloatingPointError) or raise
@@ -92,7 +92,7 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", worker)
         # Two workers may ask for the last trial at once; the later one waits, and runs only
-        # if a trial ahead of it fails, so the study never completes more than n_trials.
+        # if a trial ahead of it fails, so the study never runs more than n_trials.
         if not mechanics.wait_for_room(study, config.n_trials, before=trial.number, deadline=deadline,
                                        on_lost=tracker.on_lost):
             trial.set_user_attr("not_run", True)

@@ -273,3 +273,17 @@ def test_log_corpus_survives_a_worker_that_created_the_same_dataset_first(tracki
     monkeypatch.setattr(mlflow, "log_input", broken)
     with pytest.raises(mlflow.exceptions.MlflowException, match="read-only"), mlflow.start_run():
         log_corpus(ag_news_small, "ag_news_test.csv")
+
+
+def test_pruned_trials_count_towards_n_trials_but_skipped_duplicates_do_not(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'count.db'}")
+    study.tell(study.ask(), 1.0)
+    study.tell(study.ask(), state=TrialState.PRUNED)  # it ran: its time is spent
+    assert not mechanics.wait_for_room(study, 2)
+    duplicate = study.ask()
+    duplicate.set_user_attr("duplicate_of", 0)
+    study.tell(duplicate, state=TrialState.PRUNED)
+    failed = study.ask()
+    study.tell(failed, state=TrialState.FAIL)
+    assert mechanics.wait_for_room(study, 3)
+    assert [mechanics.counts(t) for t in study.trials] == [True, True, False, False]
