@@ -24,6 +24,7 @@ PARTS = {
     "quality": ["-m", "benchmarks.quality"],
     "selection": ["-m", "benchmarks.selection"],
     "embeddings": ["-m", "benchmarks.embeddings"],
+    "run_speed": ["-m", "benchmarks.run_speed"],
 }
 
 

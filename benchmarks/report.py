@@ -439,6 +439,7 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,0
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before issue 13 vs now
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
@@ -446,6 +447,28 @@ mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # th
 ```
 `BENCH_THREADS` (or `python -m benchmarks --threads N`) sets the threads per process: 1 by default
 (see `benchmarks/common.py` for why), 0 for the libraries' defaults."""
+
+
+def run_speed_markdown(result: dict) -> str:
+    """The default run before issue 13 and now: wall time, peak RSS, trials, the printed table."""
+    rows = []
+    for i, pair in enumerate(result["pairs"]):
+        for version in ("before", "now"):
+            r = pair[version]
+            rows.append({"pair": str(i + 1), "code": version, "wall": _seconds(r["wall_s"]),
+                         "peak RSS": f"{r['peak_rss_mib']:.0f} MiB", "trials run": str(r["trials"]),
+                         "champion": r["champion"].removeprefix("champion: ").split(" (")[0]})
+    ratios = [p["ratio"] for p in result["pairs"]]
+    verdict = "met" if min(ratios) >= result["goal"] else "NOT met"
+    last = result["pairs"][-1]
+    tables = "\n\n".join(f"Comparison table printed by the {v} run (last pair):\n\n" + "\n".join(last[v]["table"])
+                          for v in ("before", "now"))
+    return "\n\n".join([
+        _machine_line(result.get("machine")),
+        f"`mlflow run . -P data=ag_news_test` (5,000 balanced articles, 10 trials, 3 seeds) in a fresh folder with "
+        f"an empty embedding cache, code at `{result['baseline'][:7]}` (before) and now, alternating. Speed-up "
+        f"(before / now, per pair): {', '.join(f'{r:.2f}x' for r in ratios)}; goal {result['goal']}x: {verdict}.",
+        markdown_table(rows), tables])
 
 
 def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
@@ -470,6 +493,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
     parts += ["## Never below the starting point: label-free selection on every shared corpus",
               selection_markdown(selection) or "_not run yet_"]
+    run_speed = _read("run_speed.json", results_dir)
+    parts += ["## The default `make run`, cold: before and after issue 13",
+              run_speed_markdown(run_speed) if run_speed else "_not run yet_"]
     embeddings = _read("embeddings.json", results_dir)
     parts += ["## Embedding precision: speed against a bare encode, and what it costs in ACC/NMI",
               embeddings_markdown(embeddings) if embeddings else "_not run yet_"]

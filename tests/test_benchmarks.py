@@ -382,3 +382,12 @@ def test_embeddings_table_and_verdicts():
     markdown = report.embeddings_markdown(result)
     assert "| route | texts/s | x bare encode |" in markdown and f"- {lines[0]}" in markdown
     assert "AG News 100, Biomedical 200" in markdown
+
+
+def test_run_speed_section_says_each_pairs_ratio_against_the_goal():
+    run = {"wall_s": 400.0, "peak_rss_mib": 1500.0, "trials": 29, "table": ["| method |", "|---|"],
+           "champion": "champion: SBERT + KMeans, seed 0 (best mean silhouette)"}
+    result = {"baseline": "0f2c4c8", "goal": 2.2,
+              "pairs": [{"before": run, "now": {**run, "wall_s": 200.0, "trials": 10}, "ratio": 2.0}]}
+    text = report.run_speed_markdown(result)
+    assert "2.00x; goal 2.2x: NOT met" in text and "| 1 | now | 200 s | 1500 MiB | 10 | SBERT + KMeans, seed 0 |" in text
