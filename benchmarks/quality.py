@@ -33,20 +33,19 @@ import numpy as np
 from benchmarks import common
 
 # The table's rows: the suite's methods (experiments.methods) under the keys this benchmark
-# has always used, plus "tuned" (the study's best point) and the seed report's DEC and IDEC.
+# has always used, and "tuned" (the study's best point). Names and spaces come from the records.
 REGISTRY_NAME = {"tfidf": "tfidf", "sbert": "kmeans", "ae": "ae", "dec": "dec", "idec": "idec", "tuned": None,
                  "selftrain": "selftrain"}
-METHODS = {
-    "tfidf": "TF-IDF + KMeans",
-    "sbert": "SBERT + KMeans",
-    "ae": "AE + KMeans",
-    "dec": "DEC",
-    "idec": "IDEC",
-    "tuned": "tuned best",
-    "selftrain": "self-training (fine-tuned MiniLM)",
-}
-SPACE = {"tfidf": "tf-idf", "sbert": "SBERT", "ae": "AE latent", "dec": "DEC latent", "idec": "IDEC latent",
-         "tuned": "latent", "selftrain": "fine-tuned MiniLM"}
+
+
+def label(method: str) -> str:
+    """How the table names ``method``."""
+    from experiments import methods
+
+    return "tuned best" if method == "tuned" else methods.get(REGISTRY_NAME[method]).display
+
+
+METHODS = {key: key for key in REGISTRY_NAME}  # the keys, in the table's order
 DATASETS = ("test", "balanced")
 
 
@@ -98,9 +97,12 @@ def make_model(method: str, seed: int, tuned_params: dict | None = None):
     return make_estimator(params, n_clusters=common.N_CLASSES, random_state=seed)
 
 
-def own_space(method: str, model) -> str:
+def own_space(method: str, model, tuned_params: dict | None = None) -> str:
     """How the table names the model's own space: what it is, and the distance used there."""
-    return f"{SPACE[method]}, {model.space_metric}"
+    from experiments import methods
+
+    name = (tuned_params or {}).get("method", "dec") if method == "tuned" else REGISTRY_NAME[method]
+    return f"{methods.get(name).representation}, {model.space_metric}"
 
 
 def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_params: dict | None = None) -> dict:
@@ -216,14 +218,15 @@ def run(config: QualityConfig, echo=print) -> dict:
         for method in config.method_list:
             runs = [fit_and_score(method, d, seed, tuned_params) for seed in config.seeds]
             params = make_model(method, config.seed, tuned_params).get_params()
-            _log_method(d.name, method, METHODS[method], runs, params)
+            _log_method(d.name, method, label(method), runs, params)
             runs_by_method[method] = runs
             s = summarise(runs)
-            echo(f"  {d.name:40s} {METHODS[method]:16s} acc {s['acc_mean']:.3f}±{s['acc_std']:.3f} "
+            echo(f"  {d.name:40s} {label(method):16s} acc {s['acc_mean']:.3f}±{s['acc_std']:.3f} "
                  f"nmi {s['nmi_mean']:.3f}±{s['nmi_std']:.3f}  {s['fit_s_mean']:.1f} s/fit")
         datasets.append({"key": key, "name": d.name, "n": int(len(d.labels)), "runs": runs_by_method})
-    return {"datasets": datasets, "methods": {m: METHODS[m] for m in config.method_list},
-            "own_space": {m: own_space(m, make_model(m, config.seed, tuned_params)) for m in config.method_list},
+    return {"datasets": datasets, "methods": {m: label(m) for m in config.method_list},
+            "own_space": {m: own_space(m, make_model(m, config.seed, tuned_params), tuned_params)
+                          for m in config.method_list},
             "tuned": tuned_info}
 
 

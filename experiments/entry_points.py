@@ -107,8 +107,8 @@ def run_main(config):
         final = {}
         # Candidates for the champion, each fitted with every seed: MiniLM + KMeans (the start),
         # the study's best configuration and the seed report's DEC.
-        start = methods.get("kmeans").display
-        candidates = {start: (results[start], baseline_models[start], "kmeans")}
+        starting_point = methods.get("kmeans").display
+        candidates = {starting_point: (results[starting_point], baseline_models[starting_point], "kmeans")}
         # Methods of one family share their knobs (DEC and IDEC), so the tuned point is tried
         # as each of them; the others stand alone.
         best = methods.get(best_params["method"])

@@ -47,6 +47,7 @@ class Method:
     searchable: bool = True
     start_study: bool = False  # tried first by every new study (the reference settings)
     description: str = ""
+    representation: str = "latent"  # what the space it clusters in is, for tables
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -194,20 +195,23 @@ _SELFTRAIN_KNOBS = frozenset(SELFTRAIN_REFERENCE) | {
 
 
 register(Method("kmeans", "SBERT + KMeans", _make_kmeans, frozenset({"n_init"}), start_study=True,
-                description="MiniLM + KMeans, the starting point"))
+                description="MiniLM + KMeans, the starting point", representation="SBERT"))
 register(Method("dec", "DEC", _make_dec, _DEC_KNOBS, reference=SEED_REPORT_DEC, space=_dec_space, fixed=ROBUST,
-                family=("dec", "idec"), start_study=True, description="Deep Embedded Clustering"))
+                family=("dec", "idec"), start_study=True, description="Deep Embedded Clustering",
+                representation="DEC latent"))
 register(Method("idec", "IDEC", _make_idec, _DEC_KNOBS | {"gamma"}, reference={**SEED_REPORT_DEC, "gamma": 0.1},
                 space=_idec_space, fixed=ROBUST, family=("dec", "idec"), start_study=True,
-                description="DEC keeping the reconstruction loss"))
-register(Method("selftrain", "SELFTRAIN", _make_selftrain, _SELFTRAIN_KNOBS, input_kind="texts",
+                description="DEC keeping the reconstruction loss", representation="IDEC latent"))
+register(Method("selftrain", "Self-training", _make_selftrain, _SELFTRAIN_KNOBS, input_kind="texts",
                 reference=SELFTRAIN_REFERENCE, space=_selftrain_space, prefix="st_",
-                description="fine-tunes the encoder: minutes per trial on a CPU"))
+                description="fine-tunes the encoder: minutes per trial on a CPU",
+                representation="fine-tuned MiniLM"))
 register(Method("tfidf", "TF-IDF + KMeans", _make_tfidf,
                 frozenset({"max_features", "ngram_range", "min_df", "stop_words", "sublinear_tf", "n_init"}),
-                input_kind="texts", searchable=False, description="baseline"))
+                input_kind="texts", searchable=False, description="baseline", representation="tf-idf"))
 register(Method("ae", "AE + KMeans", _make_ae_kmeans,
                 frozenset({"hidden_dims", "activation", "batch_norm", "dropout", "epochs", "batch_size", "lr",
                            "weight_decay", "n_init"}),
-                searchable=False, description="baseline: DEC's initialisation without its KL step"))
+                searchable=False, description="baseline: DEC's initialisation without its KL step",
+                representation="AE latent"))
 BASELINES = ("tfidf", "kmeans", "ae")  # the rows every run compares against, in this order

@@ -111,7 +111,7 @@ def test_evaluate_logs_a_selftrain_run(evaluated):
     final = next(r for r in runs if r.data.tags.get("stage") == "final")
     assert final.data.params["param_method"] == "selftrain"
     assert {"acc_mean", "nmi_mean", "fit_seconds_mean"} <= set(final.data.metrics)
-    assert "SELFTRAIN" in evaluated["output"]
+    assert "Self-training" in evaluated["output"]
 
 
 def test_registered_model_carries_the_fine_tuned_encoder(evaluated, ag_news_small):
@@ -147,7 +147,7 @@ def test_main_with_selftrain_tunes_evaluates_and_registers_it(tmp_path, ag_news_
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
     runs = client.search_runs([client.get_experiment_by_name("st-main").experiment_id])
     finals = {r.data.tags["method"] for r in runs if r.data.tags.get("stage") == "final"}
-    assert finals == {"SELFTRAIN (tuned)", "DEC (seed report settings)"}
+    assert finals == {"Self-training (tuned)", "DEC (seed report settings)"}
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     try:
         champion = mlflow.pyfunc.load_model("models:/st-main@champion").unwrap_python_model()
