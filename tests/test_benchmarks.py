@@ -165,6 +165,9 @@ def test_quality_table_and_results_md(tmp_path, scale_records):
     (tmp_path / "selection").mkdir()
     (tmp_path / "selection" / "tiny_full.json").write_text(json.dumps(_selection_case()))
     (tmp_path / "embeddings.json").write_text(json.dumps(_embeddings_result(0.0)))
+    run = {"wall_s": 400.0, "peak_rss_mib": 1500.0, "trials": 29, "table": [], "champion": "champion: SBERT + KMeans"}
+    (tmp_path / "run_speed.json").write_text(json.dumps(
+        {"baseline": "0f2c4c8", "goal": 2.2, "pairs": [{"before": run, "now": run, "ratio": 1.0}]}))
     text = report.write_results_md(tmp_path, tmp_path / "RESULTS.md").read_text()
     assert "not run yet" not in text and "took **1 min**" in text
     for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun", "## Never below",
@@ -296,7 +299,7 @@ def test_fit_speed_summary_pairs_runs_by_seed():
     assert s["acc_after"] - s["acc_before"] == pytest.approx(0.002)
     assert s["after_over_clustpy"] == pytest.approx(9.5 / 11.8 / (11 / 6))
     result = {"machine": None, "baseline": fit_speed.BASELINE, "seeds": [0, 1], "summary": {"dec": s}}
-    assert "1.83x faster" in fit_speed.markdown(result) and ": met." in fit_speed.markdown(result)
+    assert "1.83x faster" in report.fit_speed_markdown(result) and ": met." in report.fit_speed_markdown(result)
 
 
 def test_fit_speed_baseline_is_the_old_code_with_its_own_pretrain(monkeypatch):
