@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` (``make bench``): the speed, scale, quality, selection and sota parts in turn.
+"""``python -m benchmarks`` (``make bench``): the speed, scale, quality, selection, embeddings, run_speed and sota parts in turn.
 
 Each part runs in its own process, writes its raw results to ``benchmarks/results/`` and
 regenerates ``benchmarks/RESULTS.md``; this driver adds how long each part took.
@@ -19,9 +19,12 @@ from benchmarks import common
 PARTS = {
     "speed": ["-m", "pytest", "benchmarks/test_speed.py", "-q",
               f"--benchmark-json={common.relative(common.RESULTS_DIR / 'speed.json')}", "--benchmark-autosave"],
+    "fit_speed": ["-m", "benchmarks.fit_speed"],
     "scale": ["-m", "benchmarks.scale"],
     "quality": ["-m", "benchmarks.quality"],
     "selection": ["-m", "benchmarks.selection"],
+    "embeddings": ["-m", "benchmarks.embeddings"],
+    "run_speed": ["-m", "benchmarks.run_speed"],
     "sota": ["-m", "benchmarks.sota"],
 }
 

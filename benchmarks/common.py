@@ -178,3 +178,18 @@ def relative(path: Path | str) -> str:
         except ValueError:
             continue
     return path.name
+
+
+# The per-seed columns of the quality table; summarised the same way everywhere.
+COLUMNS = ("acc", "nmi", "ari", "purity", "silhouette_sbert", "silhouette_own", "fit_s", "peak_rss_mib")
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean and std (population, over seeds) of every column, ignoring NaN; the max; plus n_seeds."""
+    from experiments.evaluation import summarise as mean_std
+
+    out = {"n_seeds": len(runs), **mean_std(runs, COLUMNS)}
+    for col in COLUMNS:
+        if f"{col}_mean" in out:
+            out[f"{col}_max"] = float(np.nanmax([r[col] for r in runs if r.get(col) is not None]))
+    return out

@@ -32,25 +32,20 @@ import numpy as np
 
 from benchmarks import common
 
-METHODS = {
-    "tfidf": "TF-IDF + KMeans",
-    "sbert": "SBERT + KMeans",
-    "ae": "AE + KMeans",
-    "dec": "DEC",
-    "idec": "IDEC",
-    "tuned": "tuned best",
-    "selftrain": "self-training (fine-tuned MiniLM)",
-}
-OWN_SPACE = {
-    "tfidf": "tf-idf, cosine",
-    "sbert": "SBERT, cosine",
-    "ae": "AE latent, Euclidean",
-    "dec": "DEC latent, Euclidean",
-    "idec": "IDEC latent, Euclidean",
-    "tuned": "latent, Euclidean",
-    "selftrain": "fine-tuned MiniLM, cosine",
-}
-TAKES_TEXTS = ("tfidf", "selftrain")
+# The table's rows: the suite's methods (experiments.methods) under the keys this benchmark
+# has always used, and "tuned" (the study's best point). Names and spaces come from the records.
+REGISTRY_NAME = {"tfidf": "tfidf", "sbert": "kmeans", "ae": "ae", "dec": "dec", "idec": "idec", "tuned": None,
+                 "selftrain": "selftrain"}
+
+
+def label(method: str) -> str:
+    """How the table names ``method``."""
+    from experiments import methods
+
+    return "tuned best" if method == "tuned" else methods.get(REGISTRY_NAME[method]).display
+
+
+METHODS = {key: key for key in REGISTRY_NAME}  # the keys, in the table's order
 DATASETS = ("test", "balanced")
 
 
@@ -95,39 +90,31 @@ class QualityConfig:
 
 # -- one method, one seed -------------------------------------------------------------------
 def make_model(method: str, seed: int, tuned_params: dict | None = None):
-    """A fresh, unfitted estimator for ``method`` at the library's defaults (or the tuned params)."""
-    from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
-    from clustering.dec import DEC, IDEC
+    """A fresh, unfitted estimator for ``method`` at its reference settings (or the tuned params)."""
+    from experiments.search_space import default_params, make_estimator
 
-    k = common.N_CLASSES
-    if method in ("tuned", "selftrain"):
-        from experiments.search_space import default_params, make_estimator
+    params = tuned_params if method == "tuned" else default_params(REGISTRY_NAME[method])
+    return make_estimator(params, n_clusters=common.N_CLASSES, random_state=seed)
 
-        params = tuned_params if method == "tuned" else default_params("selftrain")
-        return make_estimator(params, n_clusters=k, random_state=seed)
-    makers = {"tfidf": TfidfKMeans, "sbert": EmbeddingKMeans, "ae": AutoEncoderKMeans, "dec": DEC, "idec": IDEC}
-    return makers[method](k, random_state=seed)
+
+def own_space(method: str, model, tuned_params: dict | None = None) -> str:
+    """How the table names the model's own space: what it is, and the distance used there."""
+    from experiments import methods
+
+    name = (tuned_params or {}).get("method", "dec") if method == "tuned" else REGISTRY_NAME[method]
+    return f"{methods.get(name).representation}, {model.space_metric}"
 
 
 def fit_and_score(method: str, data: common.LabelledData, seed: int, tuned_params: dict | None = None) -> dict:
     """Fit ``method`` on ``data`` with ``seed``; its scores and fit time as a flat dict of floats."""
-    from clustering.metrics import evaluate, own_space, silhouette
-
     import resource
 
-    model = make_model(method, seed, tuned_params)
-    inputs = data.texts if method in TAKES_TEXTS else data.X
-    start = time.perf_counter()
-    model.fit(inputs)
-    fit_s = time.perf_counter() - start
-    labels = model.labels_
-    scores = evaluate(data.labels, labels, data.X, random_state=seed)
-    own, metric = own_space(model, inputs)
+    from experiments import evaluation
+
+    m = evaluation.fit_and_score(make_model(method, seed, tuned_params), data.X, data.labels, data.texts, seed=seed)
     return {
-        "acc": scores["acc"], "nmi": scores["nmi"], "ari": scores["ari"], "purity": scores["purity"],
-        "silhouette_sbert": scores["silhouette"],
-        "silhouette_own": silhouette(own, labels, metric=metric, random_state=seed),
-        "fit_s": fit_s,
+        "acc": m["acc"], "nmi": m["nmi"], "ari": m["ari"], "purity": m["purity"],
+        "silhouette_sbert": m["silhouette"], "silhouette_own": m["latent_silhouette"], "fit_s": m["fit_seconds"],
         # the process' peak so far (Linux reports KiB): an upper bound for this fit
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -150,7 +137,8 @@ def tune(config: QualityConfig, data: common.LabelledData, echo) -> tuple[dict, 
 
     from experiments.config import RunConfig
     from experiments.search_space import default_params
-    from experiments.tune import create_study, run_study
+    from experiments.study import create_study
+    from experiments.tune import run_study
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-optuna-") as tmp:
@@ -179,18 +167,7 @@ def tune(config: QualityConfig, data: common.LabelledData, echo) -> tuple[dict, 
 
 
 # -- summaries ------------------------------------------------------------------------------
-COLUMNS = ("acc", "nmi", "ari", "purity", "silhouette_sbert", "silhouette_own", "fit_s", "peak_rss_mib")
-
-
-def summarise(runs: list[dict]) -> dict:
-    """Mean and std (population, over seeds) of every column, ignoring NaN; plus n_seeds."""
-    out = {"n_seeds": len(runs)}
-    for col in COLUMNS:
-        values = [r[col] for r in runs if col in r and r[col] is not None and np.isfinite(r[col])]
-        if values:
-            out[f"{col}_mean"], out[f"{col}_std"] = float(np.mean(values)), float(np.std(values))
-            out[f"{col}_max"] = float(np.max(values))
-    return out
+from benchmarks.common import COLUMNS, summarise  # noqa: E402  (the table rows are summarised alike everywhere)
 
 
 def _log_method(dataset: str, method: str, label: str, runs: list[dict], model_params: dict) -> None:
@@ -241,14 +218,16 @@ def run(config: QualityConfig, echo=print) -> dict:
         for method in config.method_list:
             runs = [fit_and_score(method, d, seed, tuned_params) for seed in config.seeds]
             params = make_model(method, config.seed, tuned_params).get_params()
-            _log_method(d.name, method, METHODS[method], runs, params)
+            _log_method(d.name, method, label(method), runs, params)
             runs_by_method[method] = runs
             s = summarise(runs)
-            echo(f"  {d.name:40s} {METHODS[method]:16s} acc {s['acc_mean']:.3f}±{s['acc_std']:.3f} "
+            echo(f"  {d.name:40s} {label(method):16s} acc {s['acc_mean']:.3f}±{s['acc_std']:.3f} "
                  f"nmi {s['nmi_mean']:.3f}±{s['nmi_std']:.3f}  {s['fit_s_mean']:.1f} s/fit")
         datasets.append({"key": key, "name": d.name, "n": int(len(d.labels)), "runs": runs_by_method})
-    return {"datasets": datasets, "methods": {m: METHODS[m] for m in config.method_list},
-            "own_space": {m: OWN_SPACE[m] for m in config.method_list}, "tuned": tuned_info}
+    return {"datasets": datasets, "methods": {m: label(m) for m in config.method_list},
+            "own_space": {m: own_space(m, make_model(m, config.seed, tuned_params), tuned_params)
+                          for m in config.method_list},
+            "tuned": tuned_info}
 
 
 def merge(old: dict, new: dict) -> dict:

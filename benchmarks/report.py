@@ -8,25 +8,16 @@ every part and renders whichever results exist.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import common
+from benchmarks.common import summarise
 
 EMBED_GOAL = 0.95  # embed_texts throughput / bare encode throughput, at least
 TRACKING_GOAL = 1.05  # tracked trial time / untracked trial time, at most
-
-# Published figures to print beside ours. The seed report does not say in which space its
-# silhouettes were measured.
-PUBLISHED = [
-    {"method": "published: seed report, SBERT + AE + DEC (5,000 balanced AG News articles, one run)",
-     "purity": "0.78", "silhouette_own": "0.52", "own_space": "not stated"},
-    {"method": "published: seed report, TF-IDF + KMeans (same 5,000)", "silhouette_own": "0.38",
-     "own_space": "not stated"},
-    {"method": "published: SCCL (Zhang et al., NAACL 2021), 8,000-article AG News sample", "acc": "0.882"},
-]
-
 
 def markdown_table(rows: list[dict]) -> str:
     """A GitHub markdown table; columns in first-seen order, missing cells empty."""
@@ -180,7 +171,6 @@ def speed_markdown(bench: dict) -> str:
 
 # -- scale ------------------------------------------------------------------------------------
 def scale_markdown(result: dict) -> str:
-    from benchmarks.scale import goals, scale_table
 
     settings = result.get("settings", {})
     note = (f"7,600 rows: the real AG News test embeddings. Larger sizes: **synthetic** Gaussian-mixture "
@@ -203,7 +193,6 @@ QUALITY_HEADERS = {"acc": "ACC", "nmi": "NMI", "ari": "ARI", "purity": "purity",
 
 def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
     """``mean ± std`` per method over seeds, then the published figures."""
-    from benchmarks.quality import summarise
 
     rows = []
     for method, runs in dataset["runs"].items():
@@ -215,11 +204,14 @@ def quality_rows(dataset: dict, methods: dict, own_space: dict) -> list[dict]:
         row["fit time"] = f"{s['fit_s_mean']:.1f} ± {s['fit_s_std']:.1f} s" if "fit_s_mean" in s else "-"
         row["peak RSS"] = f"{s['peak_rss_mib_max']:.0f} MiB" if "peak_rss_mib_max" in s else "-"
         rows.append(row)
-    for pub in PUBLISHED:
-        row = {"method": pub["method"], "seeds": ""}
+    from experiments.report import PUBLISHED
+
+    for pub in (p for p in PUBLISHED if p["corpus"] == "ag_news" and p["source"] in ("seed report", "SCCL (Zhang et al., NAACL 2021)")):
+        name = f"{pub['source']}, {pub['method']} ({pub['data']})" if "method" in pub else f"{pub['source']}, {pub['data']}"
+        row = {"method": f"published: {name}", "seeds": ""}
         for col, header in QUALITY_HEADERS.items():
-            row[header] = pub.get(col, "")
-        row["own space"] = pub.get("own_space", "")
+            row[header] = pub.get("silhouette" if col == "silhouette_own" else col, "")
+        row["own space"] = "not stated" if pub["source"] == "seed report" else ""
         rows.append(row)
     return rows
 
@@ -230,7 +222,6 @@ GOAL = {"acc": 0.89, "nmi": 0.70}
 
 def goal_line(dataset: dict, methods: dict) -> str:
     """How far the best row (by mean ACC, 5 seeds or more) is from ``GOAL``; "" if none qualifies."""
-    from benchmarks.quality import summarise
 
     scored = [(summarise(runs), m) for m, runs in dataset["runs"].items() if len(runs) >= 5]
     if not scored:
@@ -356,15 +347,113 @@ def selection_markdown(cases: list[dict]) -> str:
     return "\n\n".join(parts)
 
 
+# -- embedding precision --------------------------------------------------------------------------
+_CORPUS_NAMES = {"ag_news": "AG News", "stackoverflow": "StackOverflow", "biomedical": "Biomedical"}
+
+
+# -- embeddings (benchmarks.embeddings) -------------------------------------------------------------
+ROUTES = {
+    "bare": "bare SentenceTransformer.encode (float32)",
+    "float32": "embed_texts, precision='float32' (the default)",
+    "bfloat16": "embed_texts, precision='bfloat16'",
+    "int8": "embed_texts, precision='int8' (per channel)",
+    "int8_per_tensor": "int8, one scale per weight matrix (benchmark only)",
+}
+# Not a route: KMeans on the float32 embeddings with their rows shuffled. Nothing about the
+# embeddings changes, only KMeans' path, so its change from float32 is the noise floor of the
+# comparison at this number of seeds.
+CONTROL = "float32_shuffled"
+SPEED_GOAL = 1.5  # route throughput / bare encode throughput, at least
+QUALITY_TOLERANCE = 0.005  # |route - float32| in mean ACC and in mean NMI, at most, on every corpus
+
+
+def embeddings_rows(result: dict) -> list[dict]:
+    """One row per route: throughput, ratio to the bare encode, cosine to it, and per corpus
+    mean ACC / NMI with the difference to float32."""
+
+    summary, quality = result["summary"], result.get("quality") or {}
+    corpora = result["config"]["corpus_list"]
+    rows = []
+    for route in result["config"]["route_list"]:
+        s = summary[route]
+        cos = [result["cosine"][c][route] for c in corpora]
+        row = {"route": ROUTES.get(route, route), "texts/s": f"{s['texts_per_s']:,.0f}",
+               "x bare encode": f"{s['ratio']:.2f} ({s['ratio_min']:.2f}-{s['ratio_max']:.2f})",
+               "cosine to float32 (mean / min)": f"{np.mean([c['mean'] for c in cos]):.4f} / "
+                                                 f"{min(c['min'] for c in cos):.4f}"}
+        for c in corpora:
+            runs, ref = quality.get(c, {}).get("float32" if route == "bare" else route), quality.get(c, {}).get("float32")
+            if runs and ref:
+                acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+                d_acc, d_nmi = (acc - np.mean([r["acc"] for r in ref]), nmi - np.mean([r["nmi"] for r in ref]))
+                row[f"{_CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                    f"{acc:.4f} / {nmi:.4f}" + ("" if route in ("bare", "float32") else f" ({d_acc:+.4f} / {d_nmi:+.4f})"))
+        if "holds_quality" in s and route not in ("bare", "float32"):
+            row["within 0.005 everywhere"] = "yes" if s["holds_quality"] else "no"
+            row[">= 1.5x and within"] = "**yes**" if s["meets_goal"] else "no"
+        rows.append(row)
+    if CONTROL in summary:
+        row = {"route": "control: float32, rows shuffled (KMeans noise)"}
+        for c in corpora:
+            runs, ref = quality[c][CONTROL], quality[c]["float32"]
+            acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+            row[f"{_CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                f"{acc:.4f} / {nmi:.4f} ({acc - np.mean([r['acc'] for r in ref]):+.4f} / "
+                f"{nmi - np.mean([r['nmi'] for r in ref]):+.4f})")
+        row["within 0.005 everywhere"] = "yes" if summary[CONTROL]["holds_quality"] else "no"
+        rows.append(row)
+    return rows
+
+
+def embeddings_verdicts(result: dict) -> list[str]:
+    """The goal, route by route, one sentence each."""
+
+    out = []
+    for route, s in result["summary"].items():
+        if route in ("bare", "float32", CONTROL) or "holds_quality" not in s:
+            continue
+        verdict = "**meets the goal**" if s["meets_goal"] else "misses the goal"
+        out.append(f"{ROUTES.get(route, route)}: {s['ratio']:.2f}x the bare encode (goal >= {SPEED_GOAL}); largest "
+                   f"change in mean ACC {s['worst_acc_delta']:+.4f}, in mean NMI {s['worst_nmi_delta']:+.4f} "
+                   f"(tolerance {QUALITY_TOLERANCE}): {verdict}.")
+    control = result["summary"].get(CONTROL)
+    if control:
+        out.append(f"Noise floor: the float32 embeddings themselves, rows shuffled, move the {result['config']['n_seeds']}-"
+                   f"seed means by up to {control['worst_acc_delta']:+.4f} ACC and {control['worst_nmi_delta']:+.4f} NMI.")
+    fp32 = result["summary"].get("float32")
+    if fp32:
+        out.append(f"`embed_texts` at float32 runs at {fp32['ratio']:.2f}x the bare encode: it adds no speed trick of "
+                   f"its own (sentence-transformers already sorts texts by length before batching, for both).")
+    return out
+
+
+def embeddings_markdown(result: dict) -> str:
+    cfg = result["config"]
+    n = ", ".join(f"{_CORPUS_NAMES.get(c, c)} {result['n_texts'][c]:,}" for c in cfg["corpus_list"])
+    parts = [_machine_line(result.get("machine")),
+             f"Speed: {cfg['timing_texts']:,} seeded texts per corpus, every route on the same texts in each of "
+             f"{cfg['rounds']} rounds (order rotating); 'x bare encode' is the median (and range) over rounds and "
+             f"corpora of bare-encode time / route time within one round; texts/s is over the three samples together. "
+             f"Quality: every text of each corpus ({n}), MiniLM + KMeans (`EmbeddingKMeans`, k = the true number of "
+             f"classes, n_init 10) with {cfg['n_seeds']} seeds, mean ACC / NMI; in brackets the change from float32. "
+             f"Cosine: each text's embedding against the bare encode's, over the timing samples.",
+             markdown_table(embeddings_rows(result)),
+             "\n".join(f"- {line}" for line in embeddings_verdicts(result))]
+    return "\n\n".join(parts)
+
+
 # -- RESULTS.md ---------------------------------------------------------------------------------
 COMMANDS = """\
 ```sh
 make bench                       # every part: python -m benchmarks
 # or one part at a time (each regenerates this file):
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.fit_speed         # DEC/IDEC fit, code before issue 13 vs now, seeds 0-4, one process per fit
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before issue 13 vs now
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
@@ -375,14 +464,95 @@ mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # th
 (see `benchmarks/common.py` for why), 0 for the libraries' defaults."""
 
 
-# -- sota ---------------------------------------------------------------------------------------
+def run_speed_markdown(result: dict) -> str:
+    """The default run before issue 13 and now: wall time, peak RSS, trials, the printed table."""
+    rows = []
+    for i, pair in enumerate(result["pairs"]):
+        for version in ("before", "now"):
+            r = pair[version]
+            rows.append({"pair": str(i + 1), "code": version, "wall": _seconds(r["wall_s"]),
+                         "peak RSS": f"{r['peak_rss_mib']:.0f} MiB", "trials run": str(r["trials"]),
+                         "champion": r["champion"].removeprefix("champion: ").split(" (")[0]})
+    ratios = [p["ratio"] for p in result["pairs"]]
+    verdict = "met" if min(ratios) >= result["goal"] else "NOT met"
+    last = result["pairs"][-1]
+    tables = "\n\n".join(f"Comparison table printed by the {v} run (last pair):\n\n" + "\n".join(last[v]["table"])
+                          for v in ("before", "now"))
+    return "\n\n".join([
+        _machine_line(result.get("machine")),
+        f"`mlflow run . -P data=ag_news_test` (5,000 balanced articles, 10 trials, 3 seeds) in a fresh folder with "
+        f"an empty embedding cache, code at `{result['baseline'][:7]}` (before) and now, alternating. Speed-up "
+        f"(before / now, per pair): {', '.join(f'{r:.2f}x' for r in ratios)}; goal {result['goal']}x: {verdict}.",
+        markdown_table(rows), tables])
+
+
+# -- fit speed (benchmarks.fit_speed) ----------------------------------------------------------------
+GOAL_SPEEDUP = 1.7  # issue 13: DEC/IDEC fit time before / after, at least
+GOAL_METRIC_DELTA = 0.005  # |after - before| in mean ACC and NMI, at most
+
+
+def fit_speed_markdown(result: dict) -> str:
+    """The RESULTS.md section for a ``fit_speed.json``."""
+    rows, lines = [], []
+    for model, s in result["summary"].items():
+        for v in ("before", "after"):
+            rows.append({"model": model.upper(), "code": f"{v} ({result['baseline'][:7]})" if v == "before" else v,
+                         "fit time (mean)": f"{s[f'fit_s_{v}']:.2f} s", "CPU time (mean)": f"{s[f'cpu_s_{v}']:.2f} s", "ACC (mean)": f"{s[f'acc_{v}']:.4f}",
+                         "NMI (mean)": f"{s[f'nmi_{v}']:.4f}", "peak RSS (mean)": f"{s[f'peak_rss_mib_{v}']:.0f} MiB",
+                         "RSS rise in fit (mean)": f"{s[f'fit_rss_rise_mib_{v}']:.0f} MiB",
+                         "speed-up, wall (median of pairs)": f"**{s['median_ratio']:.2f}x**" if v == "after" else "",
+                         "speed-up, CPU time": f"{s['median_cpu_ratio']:.2f}x" if v == "after" else ""})
+        met = (s["median_ratio"] >= GOAL_SPEEDUP and abs(s["acc_after"] - s["acc_before"]) <= GOAL_METRIC_DELTA
+               and abs(s["nmi_after"] - s["nmi_before"]) <= GOAL_METRIC_DELTA
+               and s["peak_rss_mib_after"] <= s["peak_rss_mib_before"])
+        lines.append(
+            f"- **{model.upper()}**: {s['median_ratio']:.2f}x faster (median of {len(s['ratios'])} interleaved pairs, "
+            f"range {min(s['ratios']):.2f}-{max(s['ratios']):.2f}; ratio of means {s['ratio_of_means']:.2f}; "
+            f"{s['median_cpu_ratio']:.2f}x in CPU time); "
+            f"ACC {s['acc_after'] - s['acc_before']:+.4f}, NMI {s['nmi_after'] - s['nmi_before']:+.4f}; "
+            f"peak RSS {s['peak_rss_mib_after'] - s['peak_rss_mib_before']:+.0f} MiB. "
+            f"Against ClustPy (through issue 13's 11.8 s / 9.5 s, measured at 2 threads): "
+            f"{s['after_over_clustpy']:.2f}x its wall time. "
+            f"Goal >= {GOAL_SPEEDUP}x, ACC/NMI within {GOAL_METRIC_DELTA}, same peak memory or less: "
+            f"{'met' if met else 'not met'}.")
+    return "\n\n".join([_machine_line(result["machine"]),
+                        f"Each fit in its own process, before/after interleaved; before = commit `{result['baseline'][:7]}` "
+                        "(read with `git show`). Peak RSS is the process's `ru_maxrss` after the fit (imports and data "
+                        "included); the rise is how far the fit lifted it. CPU time is the process's over the fit, all "
+                        "threads: with one thread and a busy machine it tracks the idle machine's wall time better than "
+                        "wall time does. Seeds: "
+                        f"{', '.join(map(str, result['seeds']))}. "
+                        + ("Each process imported `torch._dynamo` before its fit (`--dynamo-loaded`): the state of a "
+                           "process that has already built a `torch.optim` optimizer; the code before issue 13 no longer "
+                           "pays that import inside its fit." if result.get("dynamo_loaded") else
+                           "Fresh processes: the code before issue 13 pays `torch.optim`'s import of `torch._dynamo` "
+                           "(about a second) inside its fit; today's code never imports it. `--dynamo-loaded` measures "
+                           "without that difference."),
+                        markdown_table(rows), "\n".join(lines)])
+
+
+# -- sota (benchmarks.sota) ------------------------------------------------------------------------
+SOTA_METHODS = {"kmeans": "MiniLM + KMeans", "dec": "DEC (seed report settings)",
+                "pseudolabel": "pseudo-labelling (PseudoLabelClusterer defaults)"}
+STAGE = "two views + k-means (pseudo-labelling's first stage)"
+UNGUARDED = "pseudo-labelling, rounds always kept (select=None)"
+GOALS = {"ag_news": {"acc": 0.89, "nmi": 0.70}, "stackoverflow": {"acc": 0.84}, "biomedical": {"acc": 0.55}}  # issue 14
+
+
 def _ms(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
 def sota_markdown(result: dict) -> str:
     """Per corpus: ACC / NMI mean ± std over seeds, time per seed and peak RSS per method."""
-    from benchmarks.sota import GOALS, METHODS, PUBLISHED, STAGE, UNGUARDED
+    from experiments.report import PUBLISHED
+
+    published = {}
+    for pub in PUBLISHED:
+        if pub["source"] != "seed report":
+            figures = " / ".join(pub[m] for m in ("acc", "nmi") if m in pub)
+            published.setdefault(pub["corpus"], []).append(f"{pub['source'].split(' (')[0]} {figures}")
+    METHODS = SOTA_METHODS
 
     rows, goals = [], []
     for key, case in result["cases"].items():
@@ -399,7 +569,7 @@ def sota_markdown(result: dict) -> str:
         if ours and not case.get("imbalanced") and case["corpus"] in GOALS:
             got = {m: float(np.mean([r[m] for r in ours["runs"]])) for m in ("acc", "nmi")}
             gaps = ", ".join(f"{m.upper()} {got[m]:.3f} vs {g} ({got[m] - g:+.3f})" for m, g in GOALS[case["corpus"]].items())
-            goals.append(f"- {key}: {gaps}; published: {PUBLISHED[case['corpus']]}")
+            goals.append(f"- {key}: {gaps}; published (ACC / NMI): {'; '.join(published.get(case['corpus'], []))}")
     runs = result.get("commands") or {"": result.get("machine", {})}
     commands = "; ".join(f"`{m.get('command', 'python -m benchmarks.sota')}` ({m.get('date', '?')}, "
                          f"{m.get('torch_threads', '?')} torch thread(s), load average "
@@ -424,6 +594,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
                      f"**{bench_run['total_s'] / 60:.0f} min** on this machine: {took}.")
     parts += ["## How to rerun", COMMANDS]
     parts += ["## Speed (pytest-benchmark)", speed_markdown(speed) if speed else "_not run yet_"]
+    fit_speed = [json.loads(p.read_text()) for p in sorted(results_dir.glob("fit_speed*.json"))]
+    if fit_speed:
+        parts += ["## DEC and IDEC fit time: before and after issue 13", *map(fit_speed_markdown, fit_speed)]
     parts += ["## Scale and memory", scale_markdown(scale) if scale else "_not run yet_"]
     parts += ["## Quality", quality_markdown(quality) if quality else "_not run yet_"]
     sota = _read("sota.json", results_dir)
@@ -432,6 +605,12 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
     parts += ["## Never below the starting point: label-free selection on every shared corpus",
               selection_markdown(selection) or "_not run yet_"]
+    run_speed = _read("run_speed.json", results_dir)
+    parts += ["## The default `make run`, cold: before and after issue 13",
+              run_speed_markdown(run_speed) if run_speed else "_not run yet_"]
+    embeddings = _read("embeddings.json", results_dir)
+    parts += ["## Embedding precision: speed against a bare encode, and what it costs in ACC/NMI",
+              embeddings_markdown(embeddings) if embeddings else "_not run yet_"]
     return "\n\n".join(parts) + "\n"
 
 
@@ -439,3 +618,90 @@ def write_results_md(results_dir: Path = common.RESULTS_DIR, path: Path = common
     path.write_text(results_markdown(results_dir))
     return path
 
+
+MEMORY_GOAL_GB = 4.0  # for AG News' full size, 120,000 rows
+MEMORY_GOAL_ROWS = 120_000
+
+
+# -- the table ---------------------------------------------------------------------------
+def _exponent(t1, t0, n1, n0):
+    """Growth exponent b in t ~ n^b between two sizes; 1.0 is linear."""
+    if not all(isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in (t1, t0)) or n1 == n0:
+        return None
+    return math.log(t1 / t0) / math.log(n1 / n0)
+
+
+def scale_table(records: list[dict]) -> list[dict]:
+    """One row of display strings per size; growth exponents against the previous size."""
+    rows, previous = [], None
+    for r in sorted(records, key=lambda r: r["rows"]):
+        data = "real AG News test" if r.get("data") == "real" else "synthetic mixture"
+        if "failed" in r:
+            rows.append({"rows": f"{r['rows']:,}", "data": data, "epochs AE+DEC": "-", "total s": r["failed"],
+                         "peak RSS": _gb(r.get("peak_rss_mb"))})
+            continue
+        n = r["rows"]
+        row = {
+            "rows": f"{n:,}",
+            "data": data,
+            "epochs AE+DEC": f"{r['pretrain_epochs']}+{r['dec_epochs']}",
+            "AE s/epoch": _num(r["ae_epoch_s"]),
+            "DEC s/epoch": _num(r["dec_epoch_s"]),
+            "KMeans init s": _num(r["kmeans_init_s"]),
+            "evaluate s": _num(r["evaluate_s"]),
+            "t-SNE s": _num(r["tsne_s"]) + f" ({r['tsne_points']:,} pts)",
+            "total s": _num(r["total_s"]),
+            "µs/row": _num(r["total_s"] / n * 1e6),
+            "AE µs/row·epoch": _num(r["ae_epoch_s"] / n * 1e6),
+            "DEC µs/row·epoch": _num(r["dec_epoch_s"] / n * 1e6),
+            "growth AE/DEC/eval": "-",
+            "peak RSS": _gb(r["peak_rss_mb"]),
+            "ACC": _num(r.get("acc"), 3),
+        }
+        if previous is not None:
+            exps = [_exponent(r[key], previous[key], n, previous["rows"])
+                    for key in ("ae_epoch_s", "dec_epoch_s", "evaluate_s")]
+            row["growth AE/DEC/eval"] = " / ".join("-" if e is None else f"n^{e:.2f}" for e in exps)
+        rows.append(row)
+        previous = r
+    return rows
+
+
+def goals(records: list[dict]) -> list[str]:
+    """The issue's goals, each with what was measured."""
+    out = []
+    by_rows = {r["rows"]: r for r in records}
+    full = by_rows.get(MEMORY_GOAL_ROWS)
+    if full is not None:
+        peak = full["peak_rss_mb"] / 1024
+        verdict = "met" if peak <= MEMORY_GOAL_GB and "failed" not in full else "MISSED"
+        out.append(f"{MEMORY_GOAL_ROWS:,} rows within {MEMORY_GOAL_GB:g} GB peak RSS: {verdict} ({peak:.2f} GB).")
+    big = max(records, key=lambda r: r["rows"], default=None)
+    if big is not None and big["rows"] >= 1_000_000:
+        if "failed" in big:
+            out.append(f"{big['rows']:,} rows: FAILED ({big['failed']}).")
+        else:
+            out.append(f"{big['rows']:,} rows completed in {big['process_s']:.0f} s with a peak RSS of "
+                       f"{big['peak_rss_mb'] / 1024:.2f} GB ({big['peak_rss_mb'] * 2**20 / big['rows'] / 1024:.2f} KiB "
+                       f"per row; the data alone is {384 * 4 / 1024:.2f} KiB per row).")
+    ok = [r for r in sorted(records, key=lambda r: r["rows"]) if "failed" not in r]
+    if len(ok) >= 2:
+        first, last = ok[0], ok[-1]
+        for key, name in (("ae_epoch_s", "AE epoch"), ("dec_epoch_s", "DEC epoch")):
+            e = _exponent(last[key], first[key], last["rows"], first["rows"])
+            if e is not None:
+                out.append(f"{name} cost from {first['rows']:,} to {last['rows']:,} rows grows as n^{e:.2f} "
+                           f"(linear = n^1.00).")
+    return out
+
+
+def _num(value, digits: int | None = None) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if digits is not None:
+        return f"{value:.{digits}f}"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def _gb(mb) -> str:
+    return "-" if mb is None else f"{mb / 1024:.2f} GB"

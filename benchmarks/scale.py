@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common
+from benchmarks.report import goals, scale_table  # noqa: F401  (the table lives with the others)
 
 DEFAULT_SIZES = (7_600, 30_000, 120_000, 1_000_000)
-MEMORY_GOAL_GB = 4.0  # for AG News' full size, 120,000 rows
-MEMORY_GOAL_ROWS = 120_000
 
 
 def _maxrss_mb() -> float:
@@ -148,90 +147,6 @@ def _run_child(rows: int, data: str, pretrain_epochs: int, epochs: int, tsne_poi
     record = json.loads(result.read_text())
     record.update(process_s=wall, peak_rss_mb=usage.ru_maxrss / 1024)
     return record
-
-
-# -- the table ---------------------------------------------------------------------------
-def _exponent(t1, t0, n1, n0):
-    """Growth exponent b in t ~ n^b between two sizes; 1.0 is linear."""
-    if not all(isinstance(v, (int, float)) and v > 0 and math.isfinite(v) for v in (t1, t0)) or n1 == n0:
-        return None
-    return math.log(t1 / t0) / math.log(n1 / n0)
-
-
-def scale_table(records: list[dict]) -> list[dict]:
-    """One row of display strings per size; growth exponents against the previous size."""
-    rows, previous = [], None
-    for r in sorted(records, key=lambda r: r["rows"]):
-        data = "real AG News test" if r.get("data") == "real" else "synthetic mixture"
-        if "failed" in r:
-            rows.append({"rows": f"{r['rows']:,}", "data": data, "epochs AE+DEC": "-", "total s": r["failed"],
-                         "peak RSS": _gb(r.get("peak_rss_mb"))})
-            continue
-        n = r["rows"]
-        row = {
-            "rows": f"{n:,}",
-            "data": data,
-            "epochs AE+DEC": f"{r['pretrain_epochs']}+{r['dec_epochs']}",
-            "AE s/epoch": _num(r["ae_epoch_s"]),
-            "DEC s/epoch": _num(r["dec_epoch_s"]),
-            "KMeans init s": _num(r["kmeans_init_s"]),
-            "evaluate s": _num(r["evaluate_s"]),
-            "t-SNE s": _num(r["tsne_s"]) + f" ({r['tsne_points']:,} pts)",
-            "total s": _num(r["total_s"]),
-            "µs/row": _num(r["total_s"] / n * 1e6),
-            "AE µs/row·epoch": _num(r["ae_epoch_s"] / n * 1e6),
-            "DEC µs/row·epoch": _num(r["dec_epoch_s"] / n * 1e6),
-            "growth AE/DEC/eval": "-",
-            "peak RSS": _gb(r["peak_rss_mb"]),
-            "ACC": _num(r.get("acc"), 3),
-        }
-        if previous is not None:
-            exps = [_exponent(r[key], previous[key], n, previous["rows"])
-                    for key in ("ae_epoch_s", "dec_epoch_s", "evaluate_s")]
-            row["growth AE/DEC/eval"] = " / ".join("-" if e is None else f"n^{e:.2f}" for e in exps)
-        rows.append(row)
-        previous = r
-    return rows
-
-
-def goals(records: list[dict]) -> list[str]:
-    """The issue's goals, each with what was measured."""
-    out = []
-    by_rows = {r["rows"]: r for r in records}
-    full = by_rows.get(MEMORY_GOAL_ROWS)
-    if full is not None:
-        peak = full["peak_rss_mb"] / 1024
-        verdict = "met" if peak <= MEMORY_GOAL_GB and "failed" not in full else "MISSED"
-        out.append(f"{MEMORY_GOAL_ROWS:,} rows within {MEMORY_GOAL_GB:g} GB peak RSS: {verdict} ({peak:.2f} GB).")
-    big = max(records, key=lambda r: r["rows"], default=None)
-    if big is not None and big["rows"] >= 1_000_000:
-        if "failed" in big:
-            out.append(f"{big['rows']:,} rows: FAILED ({big['failed']}).")
-        else:
-            out.append(f"{big['rows']:,} rows completed in {big['process_s']:.0f} s with a peak RSS of "
-                       f"{big['peak_rss_mb'] / 1024:.2f} GB ({big['peak_rss_mb'] * 2**20 / big['rows'] / 1024:.2f} KiB "
-                       f"per row; the data alone is {384 * 4 / 1024:.2f} KiB per row).")
-    ok = [r for r in sorted(records, key=lambda r: r["rows"]) if "failed" not in r]
-    if len(ok) >= 2:
-        first, last = ok[0], ok[-1]
-        for key, name in (("ae_epoch_s", "AE epoch"), ("dec_epoch_s", "DEC epoch")):
-            e = _exponent(last[key], first[key], last["rows"], first["rows"])
-            if e is not None:
-                out.append(f"{name} cost from {first['rows']:,} to {last['rows']:,} rows grows as n^{e:.2f} "
-                           f"(linear = n^1.00).")
-    return out
-
-
-def _num(value, digits: int | None = None) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if digits is not None:
-        return f"{value:.{digits}f}"
-    return f"{value:.3g}" if abs(value) < 100 else f"{value:,.0f}"
-
-
-def _gb(mb) -> str:
-    return "-" if mb is None else f"{mb / 1024:.2f} GB"
 
 
 # -- the driver ----------------------------------------------------------------------------

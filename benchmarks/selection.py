@@ -105,20 +105,15 @@ def _spearman(a, b) -> float:
 
 def fit_seeds(params: dict, data: common.LabelledData, k: int, seeds: list[int]) -> list[dict]:
     """Refit one configuration with each seed; ACC, NMI, ARI, fixed-space silhouette, time."""
-    from clustering.metrics import evaluate
-    from experiments.objective import score
-    from experiments.search_space import fit_estimator, make_estimator
+    from experiments import evaluation
+    from experiments.search_space import make_estimator
 
     runs = []
     for seed in seeds:
-        start = time.perf_counter()
         model = make_estimator(params, n_clusters=k, random_state=seed)
-        fit_estimator(model, data.X, data.texts)
-        fit_s = time.perf_counter() - start
-        m = evaluate(data.labels, model.labels_, data.X, random_state=seed)
+        m = evaluation.fit_and_score(model, data.X, data.labels, data.texts, seed=seed, objective="silhouette")
         runs.append({"acc": m["acc"], "nmi": m["nmi"], "ari": m["ari"], "silhouette": m["silhouette"],
-                     "objective": score("silhouette", None, model.labels_, data.X, random_state=seed),
-                     "n_clusters_found": m["n_clusters"], "fit_s": fit_s})
+                     "objective": m["objective"], "n_clusters_found": m["n_clusters"], "fit_s": m["fit_seconds"]})
     return runs
 
 

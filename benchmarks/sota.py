@@ -30,17 +30,11 @@ import time
 import numpy as np
 
 from benchmarks import common
+from benchmarks.report import SOTA_METHODS as METHODS, STAGE, UNGUARDED
 
 SHARED_DATA = common.ROOT.parent / "shared" / "data"
 CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
-METHODS = {"kmeans": "MiniLM + KMeans", "dec": "DEC (seed report settings)",
-           "pseudolabel": "pseudo-labelling (PseudoLabelClusterer defaults)"}
-STAGE = "two views + k-means (pseudo-labelling's first stage)"
-UNGUARDED = "pseudo-labelling, rounds always kept (select=None)"
 OUT = common.RESULTS_DIR / "sota.json"
-GOALS = {"ag_news": {"acc": 0.89, "nmi": 0.70}, "stackoverflow": {"acc": 0.84}, "biomedical": {"acc": 0.55}}
-PUBLISHED = {"ag_news": "SCCL 88.2 / 68.2 (8,000-article sample); Deep ECIC 86.5 ACC",
-             "stackoverflow": "SCCL 75.5 / 74.5; RSTC 83.3 ACC", "biomedical": "SCCL 46.2 / 41.5; RSTC 48.4 ACC"}
 
 
 def load(corpus: str, imbalanced: bool):
@@ -63,8 +57,11 @@ def load(corpus: str, imbalanced: bool):
 
 def child(corpus: str, method: str, n_seeds: int, imbalanced: bool) -> dict:
     """Fit ``method`` with seeds 0..n_seeds-1 in this process; per-seed scores and times."""
-    from clustering.metrics import cluster_accuracy
     from sklearn.metrics import normalized_mutual_info_score
+
+    from clustering.metrics import cluster_accuracy
+    from experiments import evaluation
+    from experiments.search_space import default_params, make_estimator
 
     common.limit_threads()
     texts, labels, X = load(corpus, imbalanced)
@@ -72,16 +69,10 @@ def child(corpus: str, method: str, n_seeds: int, imbalanced: bool) -> dict:
     score = lambda pred: {"acc": cluster_accuracy(labels, pred), "nmi": normalized_mutual_info_score(labels, pred)}
     runs: dict[str, list] = {METHODS[method]: []} | ({UNGUARDED: [], STAGE: []} if method == "pseudolabel" else {})
     for seed in range(n_seeds):
+        # the suite's records: each method at its reference settings, fitted on what it takes
+        model = make_estimator(default_params(method), n_clusters=k, random_state=seed)
         start = time.perf_counter()
-        if method == "kmeans":
-            from clustering.baselines import EmbeddingKMeans
-            model = EmbeddingKMeans(k, random_state=seed).fit(X)
-        elif method == "dec":
-            from clustering.dec import DEC
-            model = DEC(k, random_state=seed).fit(X)
-        else:
-            from clustering.pseudolabel import PseudoLabelClusterer
-            model = PseudoLabelClusterer(k, random_state=seed).fit(texts, embeddings=X)
+        evaluation.fit(model, X, texts)
         took = time.perf_counter() - start
         runs[METHODS[method]].append(score(model.labels_) | {"seconds": took, "seed": seed})
         if method == "pseudolabel":

@@ -13,11 +13,9 @@ Each pair is kept in ``extra_info["pairs"]``; RESULTS.md reports the median rati
 from __future__ import annotations
 
 import contextlib
-import inspect
 import itertools
 import os
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -227,92 +225,6 @@ def test_tsne_5000(benchmark, ag_news, kmeans_labels):
 
 
 # -- one Optuna trial, tracked and untracked ---------------------------------------------------------------
-class _NoTracking:
-    """Stands in for the ``mlflow`` module inside ``experiments.tune``: every call does nothing."""
-
-    _run = SimpleNamespace(info=SimpleNamespace(run_id="untracked", experiment_id="untracked"))
-
-    def start_run(self, *args, **kwargs):
-        return contextlib.nullcontext(self._run)
-
-    def active_run(self):
-        return self._run
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
-
-
-# The helpers from experiments.tracking that experiments.tune calls and that talk to MLflow.
-_TRACKING_HELPERS = {"log_history": lambda *args, **kwargs: None, "end_runs": lambda *args, **kwargs: None,
-                     "running_runs": lambda *args, **kwargs: []}
-
-
-@contextlib.contextmanager
-def _untracked():
-    """``experiments.tune.run_study`` as it is, with its MLflow calls made no-ops."""
-    import experiments.tune as tune
-
-    with _patched(tune, {"mlflow": _NoTracking(),
-                         **{k: v for k, v in _TRACKING_HELPERS.items() if hasattr(tune, k)}}):
-        yield
-
-
-class _TimedModule:
-    """Forwards attribute access to a module; its functions' wall time goes to ``clock``.
-
-    ``start_run``'s result is wrapped too, so ending the run at the ``with`` block's exit
-    is counted as well.
-    """
-
-    def __init__(self, module, clock: _Clock):
-        self._module, self._clock = module, clock
-
-    def __getattr__(self, name):
-        value = getattr(self._module, name)
-        if not callable(value) or isinstance(value, type) or inspect.ismodule(value):
-            return value  # classes (MlflowClient), submodules, constants
-        timed = self._clock.timed(value)
-        if name != "start_run":
-            return timed
-        return lambda *args, **kwargs: _TimedContext(timed(*args, **kwargs), self._clock)
-
-
-class _TimedContext:
-    def __init__(self, inner, clock: _Clock):
-        self._inner, self._clock = inner, clock
-
-    def __enter__(self):
-        return self._clock.timed(self._inner.__enter__)()
-
-    def __exit__(self, *exc):
-        return self._clock.timed(self._inner.__exit__)(*exc)
-
-
-@contextlib.contextmanager
-def _tracking_clock():
-    """``experiments.tune`` with real MLflow calls, each timed; yields the clock."""
-    import mlflow
-
-    import experiments.tune as tune
-
-    clock = _Clock()
-    helpers = {k: clock.timed(getattr(tune, k)) for k in _TRACKING_HELPERS if hasattr(tune, k)}
-    with _patched(tune, {"mlflow": _TimedModule(mlflow, clock), **helpers}):
-        yield clock
-
-
-@contextlib.contextmanager
-def _patched(module, values: dict):
-    saved = {name: getattr(module, name) for name in values}
-    for name, value in values.items():
-        setattr(module, name, value)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(module, name, value)
-
-
 @pytest.fixture(scope="module")
 def trial(ag_news, tmp_path_factory):
     """``(run_tracked, run_untracked, prepare)``: one trial of the study's real objective, on 7,600 x 384.
@@ -328,7 +240,9 @@ def trial(ag_news, tmp_path_factory):
 
     from experiments.config import RunConfig
     from experiments.search_space import default_params
-    from experiments.tune import create_study, run_study
+    from experiments.study import create_study
+    from experiments.tracking import TrialTracker
+    from experiments.tune import run_study
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -346,19 +260,18 @@ def trial(ag_news, tmp_path_factory):
         study.enqueue_trial(params)
         return config, study
 
-    def run(config, study):
+    def run(config, study, track):
         study = run_study(config, ag_news.X, ag_news.labels, n_clusters=common.N_CLASSES, study=study,
-                          echo=lambda message: None)
+                          echo=lambda message: None, track=track)
         assert study.trials[-1].state == optuna.trial.TrialState.COMPLETE
 
     def run_tracked(config, study):
-        with _tracking_clock() as clock:
-            run(config, study)
-        return {"seconds_in_mlflow": clock.seconds}
+        tracker = TrialTracker(config.study_name)  # the suite's own tracking; it clocks itself
+        run(config, study, tracker)
+        return {"seconds_in_mlflow": tracker.seconds}
 
     def run_untracked(config, study):
-        with _untracked():
-            run(config, study)
+        run(config, study, False)
 
     with mlflow.start_run(run_name="parent"):
         yield run_tracked, run_untracked, prepare
@@ -382,4 +295,4 @@ def test_trial_untracked(benchmark, trial):
     tracked, untracked, prepare = trial
     _paired(benchmark, untracked, tracked, group="trial", key="trial_untracked",
             other_key="trial_tracked", rounds=PAIR_ROUNDS, prepare=prepare,
-            label="one Optuna trial, MLflow calls made no-ops", **_TRIAL_INFO)
+            label="one Optuna trial, run_study(track=False)", **_TRIAL_INFO)

@@ -11,11 +11,17 @@ def check_embeddings(X, *, name: str = "X", n_features: int | None = None) -> np
     Raises ``ValueError`` with one clear line for the inputs the estimators cannot use:
     not 2-D, empty, NaN/inf, or the wrong width for an already fitted model.
     """
+    if hasattr(X, "tocsr") or hasattr(X, "todense"):  # scipy.sparse, without importing it
+        raise TypeError(f"{name} is a sparse matrix; sentence embeddings are dense: pass X.toarray()")
     X = np.asarray(X)
+    if np.iscomplexobj(X):
+        raise ValueError(f"Complex data not supported: {name} has complex values")
     if X.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (n_samples, n_features); got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} has no samples")
+    if X.shape[1] == 0:
+        raise ValueError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{name} must be numeric; got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -59,6 +65,16 @@ def resolve_device(device=None):
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def seed_of(random_state) -> int:
+    """One int seed from ``random_state`` as scikit-learn takes it: an int (used as it is),
+    None (a fresh seed) or a ``numpy.random.RandomState`` (its next draw)."""
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def torch_generator(seed: int):

@@ -6,12 +6,15 @@ The default 384-256-128-64 encoder with a mirrored decoder is the seed report's 
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from clustering._train import adam, batch_indices
 from clustering._utils import check_embeddings, resolve_device, torch_generator
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
@@ -96,22 +99,24 @@ def pretrain(
     torch.manual_seed(random_state)
     model.to(device).train()
     data = torch.from_numpy(X).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adam(model.parameters(), lr=lr, weight_decay=weight_decay, device=device)
     gen = torch_generator(random_state)
+    skip_single = _has_batch_norm(model)  # BatchNorm cannot train on a single sample
     history: list[float] = []
     for epoch in range(1, epochs + 1):
-        total = 0.0
-        for idx in torch.randperm(len(data), generator=gen).split(batch_size):
-            batch = data[idx.to(device)]
-            if len(batch) == 1 and _has_batch_norm(model):
-                continue  # BatchNorm cannot train on a single sample
+        # Summed on the device and read once per epoch: a per-step .item() waits for the step.
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for idx in batch_indices(len(data), batch_size, gen, device):
+            batch = data.index_select(0, idx)
+            if skip_single and len(batch) == 1:
+                continue
             _, recon = model(batch)
             loss = nn.functional.mse_loss(recon, batch)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
-            total += loss.item() * len(batch)
-        epoch_loss = total / len(data)
+            total += loss.detach() * len(batch)
+        epoch_loss = total.item() / len(data)
         if not np.isfinite(epoch_loss):
             raise FloatingPointError(f"autoencoder loss diverged at epoch {epoch} (loss={epoch_loss})")
         history.append(epoch_loss)
@@ -119,6 +124,69 @@ def pretrain(
             break
     model.eval()
     return history
+
+
+# Pretrained autoencoders remembered in this process (least recently used dropped first).
+_PRETRAINED: OrderedDict = OrderedDict()
+REMEMBERED = 8
+
+
+def pretrained_autoencoder(
+    X,
+    hidden_dims: Sequence[int],
+    *,
+    activation: str = "relu",
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    epochs: int = 20,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    device=None,
+    random_state: int = 0,
+    callback: EpochCallback | None = None,
+) -> tuple[AutoEncoder, list[float]]:
+    """Seed torch, build ``AutoEncoder(X.shape[1], hidden_dims)`` and ``pretrain`` it: what
+    DEC, IDEC and AE + KMeans start from. Returns the model (eval mode) and its epoch losses.
+
+    The same pretraining twice in one process (same data, architecture, training settings
+    and seed, on the CPU: DEC and IDEC with one seed, AE + KMeans and the seed report's DEC,
+    a study's trials that share the autoencoder's settings) runs once: the weights, the
+    losses and torch's random state after it are remembered and restored, so the second
+    result is the first's, bit for bit. ``callback`` sees every epoch either way; should it
+    stop training early, that shorter pretraining is run for real.
+    """
+    X = check_embeddings(X)
+    device = resolve_device(device)
+
+    def build() -> AutoEncoder:
+        torch.manual_seed(random_state)  # the initial weights are random too
+        return AutoEncoder(X.shape[1], tuple(hidden_dims), activation=activation, batch_norm=batch_norm,
+                           dropout=dropout)
+
+    train = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, random_state=random_state)
+    key = (hashlib.sha1(X.data).hexdigest(), X.shape, tuple(hidden_dims), activation, bool(batch_norm),
+           float(dropout), int(epochs), int(batch_size), float(lr), float(weight_decay), int(random_state))
+    remembered = _PRETRAINED.get(key) if device.type == "cpu" else None
+    if remembered is not None:
+        state, losses, rng = remembered
+        for epoch, loss in enumerate(losses, 1):
+            if callback is not None and callback(epoch, {"loss": loss}) is True and epoch < len(losses):
+                model = build()
+                return model, pretrain(model, X, epochs=epoch, **train)
+        _PRETRAINED.move_to_end(key)
+        model = build()
+        model.load_state_dict(state)
+        torch.set_rng_state(rng)
+        return model.to(device).eval(), list(losses)
+    model = build()
+    losses = pretrain(model, X, epochs=epochs, callback=callback, **train)
+    if device.type == "cpu" and len(losses) == epochs:
+        _PRETRAINED[key] = ({k: v.detach().clone() for k, v in model.state_dict().items()}, list(losses),
+                            torch.get_rng_state())
+        while len(_PRETRAINED) > REMEMBERED:
+            _PRETRAINED.popitem(last=False)
+    return model, losses
 
 
 @torch.no_grad()

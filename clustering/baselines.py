@@ -7,38 +7,37 @@ end in the same k-means step, so differences between them come from the represen
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, check_texts
-
-
-def _seed(random_state) -> int:
-    """One int seed from ``random_state`` (int, None or RandomState), for torch and k-means."""
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+from clustering._utils import check_embeddings, check_n_clusters, check_texts, seed_of
+from clustering.base import ClusteringEstimator
 
 
 def _kmeans(Z, n_clusters: int, n_init: int, random_state) -> KMeans:
     return KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(Z)
 
 
+def _student_t(distances: np.ndarray) -> np.ndarray:
+    """Soft assignment from distances to the centres (n, k): DEC's eq. 1 with alpha = 1."""
+    q = 1.0 / (1.0 + np.asarray(distances, dtype=np.float64) ** 2)
+    return q / q.sum(1, keepdims=True)
 
-class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+
+class TfidfKMeans(ClusteringEstimator):
     """K-means on tf-idf vectors of raw texts: the classical bag-of-words baseline.
 
     ``fit`` takes a sequence of ``n_samples`` strings. Rows are L2-normalised by the
     vectorizer, so Euclidean k-means on them ranks points as cosine similarity would.
 
     Attributes: ``vectorizer_`` (fitted ``TfidfVectorizer``), ``kmeans_``, ``labels_``
-    (n_samples,), ``cluster_centers_`` (n_clusters, vocabulary size), ``inertia_``.
+    (n_samples,), ``cluster_centers_`` (n_clusters, vocabulary size), ``inertia_``,
+    ``n_iter_``, ``history_`` (empty: there are no epochs).
     """
 
-    space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
+    input_kind = "texts"
+    space_metric = "cosine"
 
     def __init__(
         self,
@@ -61,8 +60,8 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.random_state = random_state
 
-    def fit(self, X, y=None):
-        """Fit the vectorizer and k-means on the texts ``X``; ``y`` is ignored."""
+    def fit(self, X, y=None, *, callback=None):
+        """Fit the vectorizer and k-means on the texts ``X``; ``y`` is ignored (so is ``callback``: no epochs)."""
         texts = check_texts(X)
         check_n_clusters(self.n_clusters, len(texts))
         self.vectorizer_ = TfidfVectorizer(
@@ -73,10 +72,12 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
             sublinear_tf=self.sublinear_tf,
         )
         tfidf = self.vectorizer_.fit_transform(texts)
-        self.kmeans_ = _kmeans(tfidf, self.n_clusters, self.n_init, _seed(self.random_state))
+        self.kmeans_ = _kmeans(tfidf, self.n_clusters, self.n_init, seed_of(self.random_state))
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         self.inertia_ = float(self.kmeans_.inertia_)
+        self.n_iter_ = int(self.kmeans_.n_iter_)
+        self.history_ = {}
         return self
 
     def transform(self, X):
@@ -87,13 +88,17 @@ class TfidfKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         return self.vectorizer_.transform(check_texts(X))
 
+    def predict_proba(self, X) -> np.ndarray:
+        """Student-t soft assignment to the centres (DEC's eq. 1, alpha = 1), rows summing to 1."""
+        return _student_t(self.kmeans_.transform(self.transform(X)))
+
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for each text in ``X``."""
         check_is_fitted(self)
         return self.kmeans_.predict(self.transform(X))
 
 
-class EmbeddingKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+class EmbeddingKMeans(ClusteringEstimator):
     """K-means directly on precomputed embeddings (n_samples, n_features).
 
     The embeddings are expected L2-normalised (sentence-transformers' default for the
@@ -105,7 +110,7 @@ class EmbeddingKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     iterations of the best restart), ``history_`` (empty: there are no epochs).
     """
 
-    space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
+    space_metric = "cosine"
 
     def __init__(self, n_clusters: int = 4, *, n_init: int = 10, random_state=0):
         self.n_clusters = n_clusters
@@ -121,7 +126,7 @@ class EmbeddingKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, len(X))
         self.n_features_in_ = X.shape[1]
-        self.kmeans_ = _kmeans(X, self.n_clusters, self.n_init, _seed(self.random_state))
+        self.kmeans_ = _kmeans(X, self.n_clusters, self.n_init, seed_of(self.random_state))
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         self.inertia_ = float(self.kmeans_.inertia_)
@@ -146,7 +151,7 @@ class EmbeddingKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
         return self.kmeans_.predict(check_embeddings(X, n_features=self.n_features_in_))
 
 
-class AutoEncoderKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
+class AutoEncoderKMeans(ClusteringEstimator):
     """Pretrain an autoencoder on the embeddings, then run k-means on its latent codes.
 
     This is DEC's initialisation (Xie et al. 2016, section 3.2) stopped before the
@@ -155,10 +160,11 @@ class AutoEncoderKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     ``fit(X)`` takes embeddings (n_samples, n_features); ``transform`` returns latent codes
     (n_samples, hidden_dims[-1]). Attributes: ``autoencoder_``, ``history_``
     (``{"ae_loss": [loss per epoch]}``), ``kmeans_``, ``labels_``, ``cluster_centers_``
-    (n_clusters, latent_dim; in latent space), ``inertia_``, ``n_features_in_``.
+    (n_clusters, latent_dim; in latent space), ``inertia_``, ``n_features_in_``, ``n_iter_``
+    (Lloyd iterations of the best k-means restart).
     """
 
-    space_metric = "euclidean"  # how distance is measured in the space it clusters in (metrics.own_space)
+    space_metric = "euclidean"
 
     def __init__(
         self,
@@ -192,43 +198,43 @@ class AutoEncoderKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
     def fit(self, X, y=None, *, callback=None):
         """Pretrain the autoencoder on ``X``, then cluster its latent codes; ``y`` is ignored.
 
-        ``callback(epoch, {"loss": ...})`` is passed to ``clustering.autoencoder.pretrain``
-        and called after every epoch; returning ``True`` stops pretraining early.
+        ``callback(epoch, {"stage": "pretrain", "ae_loss": ...})`` runs after every epoch;
+        returning ``True`` stops pretraining early.
         """
-        import torch
-
-        from clustering.autoencoder import AutoEncoder, encode, pretrain
+        from clustering.autoencoder import encode, pretrained_autoencoder
 
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, len(X))
-        seed = _seed(self.random_state)
+        seed = seed_of(self.random_state)
         self.n_features_in_ = X.shape[1]
-        # Seed before building the model: its initial weights are random too.
-        torch.manual_seed(seed)
-        self.autoencoder_ = AutoEncoder(
-            self.n_features_in_,
-            tuple(self.hidden_dims),
+        self.autoencoder_, losses = pretrained_autoencoder(
+            X,
+            self.hidden_dims,
             activation=self.activation,
             batch_norm=self.batch_norm,
             dropout=self.dropout,
-        )
-        losses = pretrain(
-            self.autoencoder_,
-            X,
             epochs=self.epochs,
             batch_size=self.batch_size,
             lr=self.lr,
             weight_decay=self.weight_decay,
             device=self.device,
             random_state=seed,
-            callback=callback,
+            callback=None if callback is None else
+            lambda epoch, logs: callback(epoch, {"stage": "pretrain", "ae_loss": logs["loss"]}),
         )
         self.history_ = {"ae_loss": list(losses)}
         self.kmeans_ = _kmeans(encode(self.autoencoder_, X), self.n_clusters, self.n_init, seed)
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         self.inertia_ = float(self.kmeans_.inertia_)
+        self.n_iter_ = int(self.kmeans_.n_iter_)
         return self
+
+    def n_trainable_parameters(self) -> int:
+        from clustering.autoencoder import count_parameters
+
+        check_is_fitted(self)
+        return count_parameters(self.autoencoder_)
 
     def transform(self, X) -> np.ndarray:
         """Latent codes (n_samples, latent_dim) of the embeddings ``X``."""
@@ -236,6 +242,10 @@ class AutoEncoderKMeans(TransformerMixin, ClusterMixin, BaseEstimator):
 
         check_is_fitted(self)
         return encode(self.autoencoder_, check_embeddings(X, n_features=self.n_features_in_))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Student-t soft assignment to the latent centres (DEC's eq. 1, alpha = 1), rows summing to 1."""
+        return _student_t(self.kmeans_.transform(self.transform(X)))
 
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for the latent code of each row of ``X``."""

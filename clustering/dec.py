@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, resolve_device, torch_generator
+from clustering._utils import check_embeddings, check_n_clusters, resolve_device, seed_of, torch_generator
+from clustering.base import ClusteringEstimator
 
 Callback = Callable[[int, dict], object]
 
@@ -56,7 +56,7 @@ def target_distribution(q):
     return weight / weight.sum(1, keepdims=True) if isinstance(q, np.ndarray) else (weight.t() / weight.sum(1)).t()
 
 
-class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
+class DEC(ClusteringEstimator):
     """Deep Embedded Clustering on precomputed embeddings.
 
     Stage 1 pretrains an ``AutoEncoder(n_features, hidden_dims)`` with MSE and Adam
@@ -82,7 +82,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
 
     _reconstruction = False  # IDEC keeps the decoder's loss in stage 2
 
-    space_metric = "euclidean"  # how distance is measured in the space it clusters in (metrics.own_space)
+    space_metric = "euclidean"  # the Student-t kernel's distance in the latent space
 
     def __init__(
         self,
@@ -107,7 +107,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
         patience: int = 2,
         monitor_sample: int = 2000,
         device=None,
-        random_state: int = 0,
+        random_state=0,
     ):
         self.n_clusters = n_clusters
         self.hidden_dims = hidden_dims
@@ -144,7 +144,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
         import torch
         from sklearn.cluster import KMeans
 
-        from clustering.autoencoder import AutoEncoder, encode, pretrain
+        from clustering.autoencoder import encode, pretrained_autoencoder
 
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, X.shape[0])
@@ -155,8 +155,7 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
         if self._reconstruction:
             self.history_["recon_loss"] = []
 
-        torch.manual_seed(self.random_state)
-        ae = AutoEncoder(X.shape[1], tuple(self.hidden_dims), activation=self.activation, batch_norm=self.batch_norm, dropout=self.dropout)
+        seed = seed_of(self.random_state)
         stopped = False
 
         def pretrain_callback(epoch, logs):
@@ -164,45 +163,48 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
             stopped = callback is not None and callback(epoch, {"stage": "pretrain", "ae_loss": logs["loss"]}) is True
             return stopped
 
-        self.history_["ae_loss"] = pretrain(
-            ae, X, epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            device=device, random_state=self.random_state, callback=pretrain_callback,
+        ae, self.history_["ae_loss"] = pretrained_autoencoder(
+            X, self.hidden_dims, activation=self.activation, batch_norm=self.batch_norm, dropout=self.dropout,
+            epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            device=device, random_state=seed, callback=pretrain_callback,
         )
         self.autoencoder_ = ae
         Z = encode(ae, X, device=device)
-        labels, start = self._initial_centers(X, Z)
+        labels, start = self._initial_centers(X, Z, seed)
         centers = torch.nn.Parameter(torch.as_tensor(start, dtype=torch.float32, device=device))
         self.n_iter_ = self.best_iter_ = 0
         if not stopped:
-            self._cluster(ae, centers, X, labels, device, callback)
+            self._cluster(ae, centers, X, labels, device, callback, seed)
         self.cluster_centers_ = centers.detach().cpu().numpy()
         self.labels_ = self.predict(X)
         return self
 
-    def _initial_centers(self, X, Z):
+    def _initial_centers(self, X, Z, seed: int):
         """Starting hard labels (n,) and latent centres (k, latent_dim), per ``init``."""
         from sklearn.cluster import KMeans
 
         if self.init == "latent":
-            km = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.random_state).fit(Z)
+            km = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit(Z)
             return km.labels_, km.cluster_centers_
-        labels = _input_kmeans(X, self.n_clusters, self.n_init, self.random_state)
+        labels = _input_kmeans(X, self.n_clusters, self.n_init, seed)
         # KMeans leaves no cluster empty, so every mean is defined.
         return labels, np.stack([Z[labels == j].mean(0) for j in range(self.n_clusters)])
 
-    def _cluster(self, ae, centers, X, labels, device, callback):
+    def _cluster(self, ae, centers, X, labels, device, callback, seed: int):
         """Stage 2: minimise KL(P || Q) (+ gamma-weighted reconstruction for IDEC)."""
         import torch
         import torch.nn.functional as F
 
+        from clustering._train import adam, batch_indices
+
         params = list(ae.encoder.parameters()) + [centers]
         if self._reconstruction:
             params += list(ae.decoder.parameters())
-        opt = torch.optim.Adam(params, lr=self.dec_lr)
+        opt = adam(params, lr=self.dec_lr, device=device)
         data = torch.from_numpy(X).to(device)
-        gen = torch_generator(self.random_state + 1)
+        gen = torch_generator(seed + 1)
         step0 = len(self.history_["ae_loss"])
-        monitor = _Monitor(X, self.monitor_sample, self.random_state) if self.early_stopping else None
+        monitor = _Monitor(X, self.monitor_sample, seed) if self.early_stopping else None
         p = None
         for epoch in range(1, self.epochs + 1):
             if p is None or (epoch - 1) % self.update_interval == 0:
@@ -219,23 +221,28 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
                 if epoch > 1 and change < self.tol:
                     break
             ae.train()
-            kl_total = rec_total = 0.0
-            for idx in torch.randperm(len(data), generator=gen).split(self.batch_size):
-                idx = idx.to(device)
-                batch = data[idx]
-                if len(batch) == 1 and self.batch_norm:
+            # Summed on the device and read once per epoch: a per-step .item() waits for the step.
+            kl_total = torch.zeros((), dtype=torch.float64, device=device)
+            rec_total = torch.zeros((), dtype=torch.float64, device=device)
+            for idx in batch_indices(len(data), self.batch_size, gen, device):
+                if len(idx) == 1 and self.batch_norm:
                     continue
-                z, recon = ae(batch)
-                kl = F.kl_div(soft_assignment(z, centers, self.alpha).log(), p[idx], reduction="batchmean")
+                batch = data.index_select(0, idx)
+                if self._reconstruction:
+                    z, recon = ae(batch)
+                else:  # DEC's loss never reads the decoder: skip its forward pass
+                    z = ae.encoder(batch)
+                kl = F.kl_div(soft_assignment(z, centers, self.alpha).log(), p.index_select(0, idx), reduction="batchmean")
                 loss = kl
                 if self._reconstruction:
                     rec = F.mse_loss(recon, batch)
                     loss = rec + self.gamma * kl
-                    rec_total += rec.item() * len(idx)
-                opt.zero_grad(set_to_none=True)
+                    rec_total += rec.detach() * len(idx)
+                opt.zero_grad()
                 loss.backward()
                 opt.step()
-                kl_total += kl.item() * len(idx)
+                kl_total += kl.detach() * len(idx)
+            kl_total, rec_total = kl_total.item(), rec_total.item()
             kl_epoch = kl_total / len(data)
             if not np.isfinite(kl_epoch):
                 raise FloatingPointError(f"clustering loss diverged at DEC epoch {epoch} (loss={kl_epoch})")
@@ -258,6 +265,13 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
             self.best_iter_ = monitor.restore(ae.encoder, centers)
         else:
             self.best_iter_ = self.n_iter_
+
+    def n_trainable_parameters(self) -> int:
+        """The autoencoder's weights (its decoder too: pretraining trains it)."""
+        from clustering.autoencoder import count_parameters
+
+        check_is_fitted(self, "autoencoder_")
+        return count_parameters(self.autoencoder_)
 
     def _soft_assign(self, ae, centers, data, batch_size: int = 8192):
         import torch
@@ -301,8 +315,6 @@ class DEC(TransformerMixin, ClusterMixin, BaseEstimator):
         """Index of the most likely cluster for each sample."""
         return self.predict_proba(X).argmax(1)
 
-    def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
-        return self.fit(X, **kwargs).labels_
 
 
 class IDEC(DEC):
@@ -334,7 +346,7 @@ class IDEC(DEC):
         patience: int = 2,
         monitor_sample: int = 2000,
         device=None,
-        random_state: int = 0,
+        random_state=0,
     ):
         super().__init__(
             n_clusters, hidden_dims=hidden_dims, alpha=alpha, pretrain_epochs=pretrain_epochs, epochs=epochs,

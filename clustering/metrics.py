@@ -66,23 +66,6 @@ def _degenerate(labels_pred) -> bool:
     return True
 
 
-def own_space(model, inputs):
-    """The space a fitted estimator clusters ``inputs`` in, and the distance it uses there.
-
-    Returns ``(Z, metric)``: the estimator's own embeddings of its training texts
-    (``embeddings_``, self-training), else ``transform(inputs)`` (tf-idf vectors, latent
-    codes), else ``inputs`` themselves (k-means on the given embeddings); ``metric`` is the
-    estimator's ``space_metric`` ("euclidean" when it declares none).
-    """
-    if hasattr(model, "embeddings_"):
-        Z = model.embeddings_
-    elif hasattr(model, "transform"):
-        Z = model.transform(inputs)
-    else:
-        Z = inputs
-    return Z, getattr(model, "space_metric", "euclidean")
-
-
 def silhouette(X, labels_pred, *, metric: str = "cosine", sample_size: int | None = 10000, random_state: int = 0) -> float:
     """Mean silhouette in ``metric`` (dense or sparse ``X``), on a seeded sample above ``sample_size``."""
     labels_pred = np.asarray(labels_pred)

@@ -53,7 +53,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -61,8 +60,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, check_texts
-from clustering.baselines import _seed
+from clustering._utils import check_embeddings, check_n_clusters, check_texts, seed_of
+from clustering.base import ClusteringEstimator
 
 Callback = Callable[[int, dict], object]
 # Softmax temperature that turns squared distances to the k-means centres (at most 4 in
@@ -116,7 +115,7 @@ def confident_core(Q: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarr
     return labels, mask
 
 
-class PseudoLabelClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
+class PseudoLabelClusterer(ClusteringEstimator):
     """Cluster texts: k-means on [SBERT, tf-idf LSA], then rounds of balanced self-labelling.
 
     ``fit(texts, embeddings=None)``: ``texts`` a sequence of n strings; ``embeddings``
@@ -131,7 +130,8 @@ class PseudoLabelClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
     silhouettes, ``{"kmeans": s, "rounds": s}``; empty without a guard) and ``use_rounds_``.
     """
 
-    space_metric = "cosine"  # how distance is measured in the space it clusters in (metrics.own_space)
+    input_kind = "texts"  # the tf-idf view needs them; the MiniLM view comes from the embedding cache
+    space_metric = "cosine"
 
     def __init__(
         self,
@@ -167,13 +167,14 @@ class PseudoLabelClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
     def fit(self, X, y=None, *, embeddings=None, callback: Callback | None = None):
         """Cluster the texts ``X``; ``y`` is ignored.
 
-        ``callback(round, {"changed", "core", "largest"})`` runs after every round;
-        returning ``True`` stops the rounds there.
+        ``callback(round, logs)`` runs after every round with ``stage="cluster"``, the round's
+        ``labels`` and its ``changed``, ``core`` and ``largest``; returning ``True`` stops the
+        rounds there.
         """
         texts = check_texts(X)
         check_n_clusters(self.n_clusters, len(texts))
         self._check_params()
-        seed = _seed(self.random_state)
+        seed = seed_of(self.random_state)
         emb = self._embeddings(texts, embeddings)
         self.n_features_in_ = emb.shape[1]
         self.vectorizer_ = TfidfVectorizer(min_df=2, stop_words="english", sublinear_tf=True)
@@ -207,7 +208,7 @@ class PseudoLabelClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
                     "largest": float(np.bincount(labels).max() / len(labels))}
             for key, value in logs.items():
                 self.history_[key].append(value)
-            if callback is not None and callback(round_, dict(logs)) is True:
+            if callback is not None and callback(round_, {"stage": "cluster", "labels": labels, **logs}) is True:
                 break
             if changed < self.tol:
                 break
@@ -243,6 +244,13 @@ class PseudoLabelClusterer(TransformerMixin, ClusterMixin, BaseEstimator):
     def predict(self, X, *, embeddings=None) -> np.ndarray:
         """Cluster (n,) of each text in ``X``."""
         return self.predict_proba(X, embeddings=embeddings).argmax(axis=1)
+
+    def n_trainable_parameters(self) -> int:
+        """The last round's classifier's weights and biases (0 when the k-means partition was kept)."""
+        check_is_fitted(self)
+        if not self.use_rounds_:
+            return 0
+        return int(self.classifier_.coef_.size + self.classifier_.intercept_.size)
 
     def _kmeans(self, F: np.ndarray, seed: int) -> KMeans:
         sample = np.arange(len(F))

@@ -42,13 +42,13 @@ def _terminate(signum, frame):
 
 def preflight(config, entry: str) -> None:
     """Check what is outside this process before a run exists: the tracking store, the storage."""
-    from experiments.tracking import check_tracking_server
+    from experiments.preflight import check_tracking_server
 
     check_tracking_server()
     if entry in ("tune", "main"):
         import optuna
 
-        from experiments.tune import check_storage
+        from experiments.study import check_storage
 
         check_storage(config.storage)
         # Each trial is echoed with its state and error; Optuna's own lines would repeat them.
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # one line for the user; the traceback only on request
         if os.environ.get("DTC_DEBUG"):
             raise
-        from experiments.tracking import first_line
+        from experiments.preflight import first_line
 
         print(f"error: {first_line(exc)}", file=sys.stderr)
         return 2

@@ -12,10 +12,10 @@ import types
 import typing
 from dataclasses import dataclass, fields
 
+from experiments import methods
+
 OBJECTIVES = ("silhouette", "davies_bouldin", "calinski_harabasz", "nmi", "acc", "ari")
 LABEL_FREE = ("silhouette", "davies_bouldin", "calinski_harabasz")
-METHODS = ("search", "kmeans", "dec", "idec", "selftrain")
-SEARCHABLE = METHODS[1:]
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,11 @@ class RunConfig:
             (self.n_seeds >= 1, f"n_seeds must be >= 1; got {self.n_seeds}"),
             (2 <= self.k_min <= self.k_max, f"need 2 <= k_min <= k_max; got k_min={self.k_min}, k_max={self.k_max}"),
             (self.objective in OBJECTIVES, f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}"),
-            (self.method in METHODS, f"unknown method {self.method!r}; choose from {', '.join(METHODS)}"),
-            (bool(self.search_method_list) and set(self.search_method_list) <= set(SEARCHABLE),
-             f"search_methods must be a comma-separated subset of {','.join(SEARCHABLE)}; got {self.search_methods!r}"),
+            (self.method == "search" or self.method in methods.names(searchable=True),
+             f"unknown method {self.method!r}; choose from search, {', '.join(methods.names(searchable=True))}"),
+            (bool(self.search_method_list) and set(self.search_method_list) <= set(methods.names(searchable=True)),
+             f"search_methods must be a comma-separated subset of {','.join(methods.names(searchable=True))}; "
+             f"got {self.search_methods!r}"),
             (self.max_pretrain_epochs >= 1 and self.max_epochs >= 1, "max_pretrain_epochs and max_epochs must be >= 1"),
             (self.n_clusters == "auto" or (self.n_clusters.isdigit() and int(self.n_clusters) >= 2),
              f"n_clusters must be an integer >= 2 or 'auto'; got {self.n_clusters!r}"),
@@ -89,7 +91,7 @@ class RunConfig:
 
     def loggable(self) -> dict:
         """The params to log, with any password in ``storage`` replaced by ``***``."""
-        from experiments.tracking import redact
+        from experiments.preflight import redact
 
         return {k: redact(str(v)) for k, v in dataclasses.asdict(self).items()}
 
@@ -106,12 +108,10 @@ HELP = {
     "n_clusters": "number of clusters, or 'auto' to choose k by silhouette",
     "k_min": "smallest k tried when n_clusters=auto",
     "k_max": "largest k tried when n_clusters=auto",
-    "method": "'search' lets Optuna choose among search_methods; 'kmeans', 'dec', 'idec' or 'selftrain' fixes it",
-    "search_methods": "methods Optuna chooses among when method=search: kmeans (MiniLM + KMeans, the starting "
-                      "point), dec, idec, selftrain "
-                      "(selftrain fine-tunes the encoder: minutes per trial on a CPU)",
+    "method": "'search' lets Optuna choose among search_methods; a method's name fixes it",
+    "search_methods": "methods Optuna chooses among when method=search",
     "params": "JSON of estimator settings for the evaluate entry point",
-    "n_trials": "completed trials the study should hold in total (all workers, all reruns)",
+    "n_trials": "trials the study runs in total, pruned ones included (all workers, all reruns)",
     "timeout": "seconds for this worker's share of the study (0 = no limit)",
     "objective": "model selection score; silhouette/davies_bouldin/calinski_harabasz are label-free, "
                  "nmi/acc/ari read the labels and tag the run label_peeking=true",
@@ -147,6 +147,13 @@ def _parse_bool(text: str) -> bool:
 _PARSERS = {int: _parse_int, float: float, bool: _parse_bool, str: str}
 
 
+def _help(name: str) -> str:
+    if name in ("method", "search_methods"):  # the registered methods, as they are now
+        listed = "; ".join(f"{m.name} ({m.description or m.display})" for m in methods.records() if m.searchable)
+        return f"{HELP[name]}: {listed}"
+    return HELP[name]
+
+
 def add_arguments(parser: argparse.ArgumentParser, names: typing.Iterable[str] | None = None) -> None:
     """Add ``--<field>`` options for the named RunConfig fields (all by default)."""
     hints = typing.get_type_hints(RunConfig)
@@ -157,7 +164,7 @@ def add_arguments(parser: argparse.ArgumentParser, names: typing.Iterable[str] |
         if isinstance(kind, types.UnionType):
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
         parser.add_argument(f"--{f.name}", type=_PARSERS[kind], default=f.default, metavar=kind.__name__.upper(),
-                            help=f"{HELP[f.name]} (default: {f.default!r})")
+                            help=f"{_help(f.name)} (default: {f.default!r})")
 
 
 def from_args(args: argparse.Namespace) -> RunConfig:

@@ -8,11 +8,11 @@ import time
 import mlflow
 import numpy as np
 
-from experiments import pipeline
+from experiments import methods, pipeline
+from experiments.evaluation import direction
 from experiments.pipeline import echo
-from experiments.objective import direction
 from experiments.report import comparison_table, summarise
-from experiments.search_space import default_params, from_trial_params, known_params, takes_texts
+from experiments.search_space import as_method, default_params, from_trial_params, known_params
 from experiments.tracking import base_tags, parent_run
 
 
@@ -33,16 +33,28 @@ def _setup(config, entry: str, corpus):
     mlflow.log_params({k: v for k, v in config.loggable().items() if k not in logged})
     mlflow.set_tags({"entry_point": entry, "study_name": config.study_name,
                      "label_peeking": str(config.label_peeking).lower()})
-    prep = pipeline.prepare(config, corpus)
+    prep = pipeline.prepare(corpus, embedding_model=config.embedding_model, n_clusters=config.n_clusters,
+                            k_min=config.k_min, k_max=config.k_max, seed=config.seed)
     mlflow.set_tags(base_tags(config, prep.corpus))
     return prep
+
+
+def _evaluate(config, prep, params: dict, name: str):
+    return pipeline.evaluate_config(prep, params, name, seeds=pipeline.seeds(config), objective=config.objective,
+                                    study_name=config.study_name, embedding_model=config.embedding_model)
+
+
+def _final_artifacts(config, prep, model, metrics, table, study=None):
+    pipeline.log_final_artifacts(prep, model, metrics, table, tsne_points=config.tsne_points, seed=config.seed,
+                                 study=study)
 
 
 def run_baselines(config):
     corpus = _load(config)
     with parent_run(config.experiment_name, f"baselines: {config.study_name}"):
         prep = _setup(config, "baselines", corpus)
-        results, _ = pipeline.run_baselines(config, prep)
+        results, _ = pipeline.run_baselines(prep, seeds=pipeline.seeds(config), objective=config.objective,
+                                            study_name=config.study_name)
         table = comparison_table(summarise(results))
         pipeline.log_frame(table, "comparison.md")
         pipeline.log_frame(table, "comparison.csv")
@@ -69,10 +81,11 @@ def run_evaluate(config):
     corpus = _load(config)
     with parent_run(config.experiment_name, f"evaluate: {config.study_name}"):
         prep = _setup(config, "evaluate", corpus)
-        runs, models = pipeline.evaluate_config(config, prep, params, params["method"].upper())
-        table = comparison_table(summarise({params["method"].upper(): runs}))
+        name = methods.get(params["method"]).display
+        runs, models = _evaluate(config, prep, params, name)
+        table = comparison_table(summarise({name: runs}))
         champion = _champion(config, runs, models)
-        pipeline.log_final_artifacts(config, prep, models[champion], runs[champion], table)
+        _final_artifacts(config, prep, models[champion], runs[champion], table)
         if config.register:
             _register(config, prep, models[champion])
         _print_table(table)
@@ -86,31 +99,27 @@ def run_main(config):
     corpus = _load(config)
     with parent_run(config.experiment_name, f"main: {config.study_name}") as run:
         prep = _setup(config, "main", corpus)
-        results, baseline_models = pipeline.run_baselines(config, prep)
+        results, baseline_models = pipeline.run_baselines(prep, seeds=pipeline.seeds(config),
+                                                          objective=config.objective, study_name=config.study_name)
         study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, texts=prep.corpus.texts,
                           echo=echo)
-        best_params = from_trial_params(_log_best(study), "dec" if config.method == "search" else config.method)
+        best_params = from_trial_params(_log_best(study), config.method)
         final = {}
         # Candidates for the champion, each fitted with every seed: MiniLM + KMeans (the start),
         # the study's best configuration and the seed report's DEC.
-        candidates = {"SBERT + KMeans": (results["SBERT + KMeans"], baseline_models["SBERT + KMeans"], "kmeans")}
-        # DEC and IDEC share their knobs, so the tuned point is tried as both; KMeans and
-        # self-training stand alone.
-        methods = ("dec", "idec") if best_params["method"] in ("dec", "idec") else (best_params["method"],)
-        for method in methods:
-            params = {**best_params, "method": method}
-            if method == "idec":
-                params.setdefault("gamma", 0.1)
-            elif method == "dec":
-                params.pop("gamma", None)
-            name = f"{DISPLAY[method]} (tuned)"
-            runs, models = pipeline.evaluate_config(config, prep, params, name)
+        starting_point = methods.get("kmeans").display
+        candidates = {starting_point: (results[starting_point], baseline_models[starting_point], "kmeans")}
+        # Methods of one family share their knobs (DEC and IDEC), so the tuned point is tried
+        # as each of them; the others stand alone.
+        best = methods.get(best_params["method"])
+        for method in best.family or (best.name,):
+            name = f"{methods.get(method).display} (tuned)"
+            runs, models = _evaluate(config, prep, as_method(best_params, method), name)
             final[name] = runs
-            if method == best_params["method"] and method != "kmeans":
+            if method == best.name and method != "kmeans":  # KMeans is a candidate already
                 candidates[name] = (runs, models, method)
         seed_report = "DEC (seed report settings)"
-        final[seed_report], seed_report_models = pipeline.evaluate_config(config, prep, default_params("dec"),
-                                                                          seed_report)
+        final[seed_report], seed_report_models = _evaluate(config, prep, default_params("dec"), seed_report)
         candidates[seed_report] = (final[seed_report], seed_report_models, "dec")
         table = comparison_table(summarise({**results, **final}))
         chosen = _best_candidate(config, candidates)
@@ -118,7 +127,7 @@ def run_main(config):
         champion = _champion(config, champion_runs, champion_models)
         echo(f"champion: {chosen}, seed {pipeline.seeds(config)[champion]} (best mean {config.objective} over "
              f"{len(champion_runs)} seed(s) among {', '.join(candidates)})")
-        pipeline.log_final_artifacts(config, prep, champion_models[champion], champion_runs[champion], table, study)
+        _final_artifacts(config, prep, champion_models[champion], champion_runs[champion], table, study)
         mlflow.log_metrics({f"champion_{k}": v for k, v in champion_runs[champion].items() if np.isfinite(v)})
         mlflow.set_tags({"champion": chosen, "champion_method": champion_method})
         _log_oracle_gap(study, champion_runs[champion])
@@ -130,10 +139,6 @@ def run_main(config):
              f"'{config.experiment_name}'; compare trials in the MLflow UI: {ui}")
         if version is not None:
             echo(f"registered: models:/{config.model_name}@champion (version {version})")
-
-
-# How the final evaluation names each method's tuned configuration.
-DISPLAY = {"kmeans": "SBERT + KMeans", "dec": "DEC", "idec": "IDEC", "selftrain": "SELFTRAIN"}
 
 
 def _log_oracle_gap(study, chosen: dict) -> None:
@@ -199,20 +204,11 @@ def _champion(config, runs, models) -> int:
 
 
 def _register(config, prep, model):
-    """Log and register ``model``; a fine-tuned encoder travels inside it as the embedding model."""
-    import tempfile
-    from pathlib import Path
-
+    """Log and register ``model`` as the pyfunc that clusters raw texts; alias it ``champion``."""
     from experiments.model import log_text_cluster_model, set_champion
 
-    kwargs = dict(embedding_model=config.embedding_model, clean=config.clean, label_names=prep.corpus.label_names,
-                  registered_model_name=config.model_name)
-    if takes_texts(model):
-        with tempfile.TemporaryDirectory() as tmp:
-            encoder_dir = model.save_encoder(Path(tmp) / "encoder")
-            info = log_text_cluster_model(model.embedding_head(), embedding_model_dir=encoder_dir, **kwargs)
-    else:
-        info = log_text_cluster_model(model, **kwargs)
+    info = log_text_cluster_model(model, embedding_model=config.embedding_model, clean=config.clean,
+                                  label_names=prep.corpus.label_names, registered_model_name=config.model_name)
     version = info.registered_model_version
     set_champion(config.model_name, version)
     return version

@@ -1,8 +1,9 @@
 """The registered model: raw texts in, clusters out, as an ``mlflow.pyfunc`` model.
 
-It carries everything it needs: the fitted estimator (encoder + centres), the cleaning
-setting, the embedding model's name (or, for a fine-tuned encoder, its files) and the
-``clustering`` package itself, so ``mlflow.pyfunc.load_model(uri).predict(df)`` works in a
+It carries everything it needs: the fitted estimator (whole: an estimator that adapts the
+sentence encoder carries the adapted encoder inside it), the cleaning setting, the
+embedding model's name (for estimators that cluster embeddings) and the ``clustering``
+package itself, so ``mlflow.pyfunc.load_model(uri).predict(df)`` works in a
 fresh process with nothing but the pip requirements installed.
 """
 
@@ -32,7 +33,7 @@ class TextClusterModel(mlflow.pyfunc.PythonModel):
 
         self.estimator = joblib.load(context.artifacts["estimator"])
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
-        self.embedding_model = context.artifacts.get("embedding_model") or self.meta["embedding_model"]
+        self.embedding_model = self.meta["embedding_model"]
 
     def predict(self, context, model_input, params=None):
         """``model_input``: DataFrame with a ``text`` column (or a list of strings).
@@ -52,7 +53,10 @@ class TextClusterModel(mlflow.pyfunc.PythonModel):
         texts = ["" if t is None or (isinstance(t, float) and t != t) else str(t) for t in texts]
         if self.meta.get("clean", True):
             texts = [clean_text(t) for t in texts]
-        X = embed_texts(texts, model=self.embedding_model, cache_dir=False, show_progress=False)
+        if self.estimator.input_kind == "texts":  # it embeds them itself, with its own encoder
+            X = texts
+        else:
+            X = embed_texts(texts, model=self.embedding_model, cache_dir=False, show_progress=False)
         proba = self.estimator.predict_proba(X)
         out = pd.DataFrame({"cluster": proba.argmax(1).astype("int64"), "confidence": proba.max(1).astype("float64")})
         if (params or {}).get("return_latent"):
@@ -72,25 +76,22 @@ def signature():
 
 
 def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, label_names=None,
-                           cluster_names=None, registered_model_name: str | None = None,
-                           embedding_model_dir: str | None = None, name: str = "model"):
-    """Log ``estimator`` (fitted DEC/IDEC/AE+KMeans on CPU) as a pyfunc in the active run.
+                           cluster_names=None, registered_model_name: str | None = None, name: str = "model"):
+    """Log a fitted estimator of the library (``clustering.base`` contract) as a pyfunc in the
+    active run; ``embedding_model`` embeds the texts for estimators that take embeddings.
 
     Registers it under ``registered_model_name`` when given and returns the ModelInfo.
     """
     import joblib
 
-    for module in ("autoencoder_",):  # a CUDA-trained model must load on a CPU machine
-        if hasattr(estimator, module):
-            getattr(estimator, module).cpu()
     with tempfile.TemporaryDirectory() as tmp:
+        # pickled whole; the contract's pickling puts torch modules on the CPU
         joblib.dump(estimator, Path(tmp) / "estimator.joblib")
         meta = {"embedding_model": embedding_model, "clean": clean, "n_clusters": int(estimator.n_clusters),
-                "estimator": type(estimator).__name__, "label_names": label_names, "cluster_names": cluster_names}
+                "estimator": type(estimator).__name__, "input_kind": estimator.input_kind,
+                "label_names": label_names, "cluster_names": cluster_names}
         (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=2))
         artifacts = {"estimator": str(Path(tmp) / "estimator.joblib"), "meta": str(Path(tmp) / "meta.json")}
-        if embedding_model_dir:
-            artifacts["embedding_model"] = embedding_model_dir
         return mlflow.pyfunc.log_model(
             name=name,
             python_model=TextClusterModel(),

@@ -12,37 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from clustering.metrics import evaluate, own_space, silhouette
-from experiments import search_space
-from experiments.config import LABEL_FREE
+from experiments import evaluation, search_space
+from experiments.evaluation import direction, score
 
-MINIMISE = {"davies_bouldin"}
+__all__ = ["TrialResult", "direction", "fit_trial", "make_pruner", "make_sampler", "queue_first_trials", "score"]
 PRUNE_SAMPLE = 2000  # silhouette sample for per-epoch pruning reports
-
-
-def direction(objective: str) -> str:
-    return "minimize" if objective in MINIMISE else "maximize"
-
-
-def score(objective: str, labels_true, labels_pred, X_fixed, *, sample_size=None, random_state=0) -> float:
-    """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``."""
-    needs_labels = objective not in LABEL_FREE
-    if needs_labels and labels_true is None:
-        raise ValueError(f"objective={objective} needs true labels, but the data has none")
-    out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
-                   sample_size=sample_size, random_state=random_state)
-    return out[objective]
-
-
-def trial_metrics(model, X, labels_true, *, seed: int) -> dict[str, float]:
-    """Every metric for a fitted model: label-based, fixed-space internal, own-space silhouette."""
-    labels = model.labels_
-    metrics = evaluate(labels_true, labels, X, random_state=seed)
-    own, metric = own_space(model, X)
-    metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
-    metrics["n_parameters"] = float(search_space.n_trainable_parameters(model))
-    metrics["n_iter"] = float(model.n_iter_)
-    return metrics
 
 
 def make_sampler(seed: int):
@@ -120,12 +94,10 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
         on_params(result.params)
     result.model = search_space.make_estimator(result.params, n_clusters=n_clusters, random_state=config.seed,
                                                embedding_model=config.embedding_model)
-    if search_space.takes_texts(result.model) and texts is None:
-        raise ValueError("self-training trials need the texts: run_study(..., texts=...)")
-    search_space.fit_estimator(result.model, X, texts, callback=report)
+    evaluation.fit(result.model, X, texts, callback=report)
     result.value = score(config.objective, labels_true, result.model.labels_, X, random_state=config.seed)
     if not np.isfinite(result.value):
         raise FloatingPointError(f"objective {config.objective} is {result.value}")
-    result.metrics = trial_metrics(result.model, X, labels_true, seed=config.seed)
+    result.metrics = evaluation.metrics(result.model, X, labels_true, texts, seed=config.seed)
     result.metrics["objective"] = result.value
     return result

@@ -61,8 +61,11 @@ def _label_column(config):
     return None if value == "auto" else ("" if value.lower() in ("", "none") else value)
 
 
-def prepare(config, corpus) -> Prepared:
-    """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run."""
+def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max: int, seed: int) -> Prepared:
+    """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run.
+
+    ``n_clusters`` is an integer as text, or "auto" to choose it by silhouette over ``k_min..k_max``.
+    """
     from clustering.embed import embed_texts
 
     stats = corpus.stats
@@ -70,32 +73,29 @@ def prepare(config, corpus) -> Prepared:
          f"{stats['mean_words']:.1f} words on average, {stats['share_under_15_words']:.1%} under 15 words")
     log_corpus(corpus, corpus.source)
     start = time.perf_counter()
-    X = embed_texts(corpus.texts, model=config.embedding_model)
+    X = embed_texts(corpus.texts, model=embedding_model)
     mlflow.log_metric("embed_seconds", time.perf_counter() - start)
-    echo(f"embeddings: {X.shape[0]} x {X.shape[1]} from {config.embedding_model} in {time.perf_counter() - start:.1f}s")
-    if config.n_clusters == "auto":
-        n_clusters = choose_k(X, config)
-    else:
-        n_clusters = int(config.n_clusters)
+    echo(f"embeddings: {X.shape[0]} x {X.shape[1]} from {embedding_model} in {time.perf_counter() - start:.1f}s")
+    k = choose_k(X, k_min=k_min, k_max=k_max, seed=seed) if n_clusters == "auto" else int(n_clusters)
     from clustering._utils import check_n_clusters
 
-    check_n_clusters(n_clusters, len(corpus))
-    mlflow.set_tag("n_clusters", n_clusters)
-    return Prepared(corpus, X, n_clusters)
+    check_n_clusters(k, len(corpus))
+    mlflow.set_tag("n_clusters", k)
+    return Prepared(corpus, X, k)
 
 
-def choose_k(X, config) -> int:
+def choose_k(X, *, k_min: int, k_max: int, seed: int) -> int:
     """Sweep k with KMeans in the embedding space; choose the best silhouette (no labels)."""
     from sklearn.cluster import KMeans
 
     from clustering.metrics import evaluate
     from clustering.plots import score_curve
 
-    ks = list(range(config.k_min, min(config.k_max, len(X) - 1) + 1))
+    ks = list(range(k_min, min(k_max, len(X) - 1) + 1))
     curves: dict[str, list[float]] = {"silhouette": [], "davies_bouldin": []}
     for k in ks:
-        labels = KMeans(k, n_init=4, random_state=config.seed).fit_predict(X)
-        scores = evaluate(None, labels, X, sample_size=5000, random_state=config.seed)
+        labels = KMeans(k, n_init=4, random_state=seed).fit_predict(X)
+        scores = evaluate(None, labels, X, sample_size=5000, random_state=seed)
         for name in curves:
             curves[name].append(scores[name])
             mlflow.log_metric(f"k_sweep_{name}", scores[name], step=k)
@@ -107,82 +107,67 @@ def choose_k(X, config) -> int:
     return chosen
 
 
-def run_baselines(config, prep: Prepared) -> tuple[dict[str, list[dict]], dict[str, list]]:
-    """TF-IDF + KMeans, SBERT + KMeans, AE + KMeans over ``n_seeds`` seeds, a nested run each.
+def run_baselines(prep: Prepared, *, seeds: list[int], objective: str, study_name: str
+                  ) -> tuple[dict[str, list[dict]], dict[str, list]]:
+    """The baseline methods (``methods.BASELINES``) over ``seeds``, a nested run each.
 
     Returns the metrics of every seed per baseline (``objective`` included: the study's score
-    of its labels) and the fitted models per baseline.
+    of its labels) and the fitted models per baseline, both keyed by display name.
     """
-    from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
-    from clustering.metrics import evaluate, own_space, silhouette
-    from experiments.objective import score
+    from experiments import evaluation, methods
+    from experiments.search_space import make_estimator
 
-    corpus, X, k = prep.corpus, prep.X, prep.n_clusters
-    makers = {
-        "TF-IDF + KMeans": lambda s: (TfidfKMeans(k, random_state=s), corpus.texts),
-        "SBERT + KMeans": lambda s: (EmbeddingKMeans(k, random_state=s), X),
-        "AE + KMeans": lambda s: (AutoEncoderKMeans(k, random_state=s), X),
-    }
     results: dict[str, list[dict]] = {}
     fitted: dict[str, list] = {}
-    for name, make in makers.items():
-        with mlflow.start_run(run_name=f"baseline: {name}", nested=True):
-            mlflow.set_tags({"stage": "baseline", "study_name": config.study_name, "method": name})
-            runs, fitted[name] = [], []
-            for seed in seeds(config):
-                start = time.perf_counter()
-                model, inputs = make(seed)
-                labels = model.fit(inputs).labels_
-                metrics = evaluate(corpus.labels, labels, X, random_state=seed)
-                own, metric = own_space(model, inputs)
-                metrics["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
-                metrics["fit_seconds"] = time.perf_counter() - start
-                metrics["objective"] = score(config.objective, corpus.labels, labels, X, random_state=seed)
-                runs.append(metrics)
-                fitted[name].append(model)
+    for name in methods.BASELINES:
+        display = methods.get(name).display
+        with mlflow.start_run(run_name=f"baseline: {display}", nested=True):
+            mlflow.set_tags({"stage": "baseline", "study_name": study_name, "method": display})
+            runs, fitted[display] = [], []
+            for seed in seeds:
+                model = make_estimator({"method": name}, n_clusters=prep.n_clusters, random_state=seed)
+                runs.append(evaluation.fit_and_score(model, prep.X, prep.corpus.labels, prep.corpus.texts,
+                                                     seed=seed, objective=objective))
+                fitted[display].append(model)
             _log_seed_metrics(runs)
-            if name == "AE + KMeans":
-                mlflow.log_metric("n_parameters", sum(p.numel() for p in model.autoencoder_.parameters()))
-        results[name] = runs
-        echo(f"baseline {name:16s} {_brief(runs)}")
+        results[display] = runs
+        echo(f"baseline {display:16s} {_brief(runs)}")
     return results, fitted
 
 
-def evaluate_config(config, prep: Prepared, params: dict, name: str):
-    """Fit one configuration with ``n_seeds`` seeds in a nested run; keep every fitted model."""
-    from experiments.search_space import fit_estimator, make_estimator
-    from experiments.objective import score, trial_metrics
+def evaluate_config(prep: Prepared, params: dict, name: str, *, seeds: list[int], objective: str,
+                    study_name: str, embedding_model: str):
+    """Fit one configuration with each of ``seeds`` in a nested run; keep every fitted model."""
+    from experiments import evaluation
+    from experiments.search_space import make_estimator
 
     runs, models = [], []
     with mlflow.start_run(run_name=f"final: {name}", nested=True):
-        mlflow.set_tags({"stage": "final", "study_name": config.study_name, "method": name})
+        mlflow.set_tags({"stage": "final", "study_name": study_name, "method": name})
         mlflow.log_params({f"param_{k}": v for k, v in params.items()})
-        for seed in seeds(config):
-            start = time.perf_counter()
+        for seed in seeds:
             model = make_estimator(params, n_clusters=prep.n_clusters, random_state=seed,
-                                   embedding_model=config.embedding_model)
-            fit_estimator(model, prep.X, prep.corpus.texts)
-            metrics = trial_metrics(model, prep.X, prep.corpus.labels, seed=seed)
-            metrics["fit_seconds"] = time.perf_counter() - start
-            metrics["objective"] = score(config.objective, prep.corpus.labels, model.labels_, prep.X, random_state=seed)
-            runs.append(metrics)
+                                   embedding_model=embedding_model)
+            runs.append(evaluation.fit_and_score(model, prep.X, prep.corpus.labels, prep.corpus.texts, seed=seed,
+                                                 objective=objective))
             models.append(model)
         _log_seed_metrics(runs)
     echo(f"final    {name:16s} {_brief(runs)}")
     return runs, models
 
 
-def log_final_artifacts(config, prep: Prepared, model, metrics: dict, comparison, study=None) -> None:
+def log_final_artifacts(prep: Prepared, model, metrics: dict, comparison, *, tsne_points: int, seed: int,
+                        study=None) -> None:
     """Figures and tables for the chosen model and the whole comparison, on the active run."""
     from clustering.keywords import keywords_table
     from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
+    from experiments.evaluation import inputs
     from experiments.report import accuracy_by_length, confused_pairs
-    from clustering.metrics import own_space
 
     corpus = prep.corpus
-    latent = own_space(model, prep.X)[0]
+    latent = model.clustering_space(inputs(model, prep.X, corpus.texts))[0]
     log_figure(tsne_plot(latent, model.labels_, corpus.labels, label_names=corpus.label_names,
-                         max_points=config.tsne_points, random_state=config.seed,
+                         max_points=tsne_points, random_state=seed,
                          title="t-SNE of the latent space"), "tsne_latent.png")
     # losses only: no counts, and not the early-stopping monitor's silhouettes (they can be < 0)
     curves = {k: v for k, v in model.history_.items() if v and not k.startswith("n_") and k != "monitor"}
@@ -228,15 +213,12 @@ def seeds(config) -> list[int]:
 
 def _log_seed_metrics(runs: list[dict]) -> None:
     """Per-seed values as steps of each metric, plus ``<metric>_mean`` / ``_std``."""
+    from experiments.evaluation import summarise
+
     names = sorted({k for r in runs for k in r})
-    series = {n: [r[n] for r in runs if n in r] for n in names}
-    log_history(series, prefix="seed_")
-    summary = {}
-    for n, values in series.items():
-        finite = [v for v in values if np.isfinite(v)]
-        if finite:
-            summary[f"{n}_mean"], summary[f"{n}_std"] = float(np.mean(finite)), float(np.std(finite))
-            summary[n] = summary[f"{n}_mean"]
+    log_history({n: [r[n] for r in runs if n in r] for n in names}, prefix="seed_")
+    summary = summarise(runs, names)
+    summary.update({n: summary[f"{n}_mean"] for n in names if f"{n}_mean" in summary})
     mlflow.log_metrics(summary)
 
 

@@ -12,10 +12,26 @@ from clustering.metrics import label_mapping
 
 COLUMNS = ["acc", "nmi", "ari", "purity", "silhouette", "latent_silhouette", "davies_bouldin", "calinski_harabasz"]
 # The seed report's own figures (5,000 AG News articles; silhouette presumably in its own space).
-SEED_REPORT = [
-    {"method": "seed report: SBERT + AE + DEC", "purity": "0.78", "silhouette": "0.52"},
-    {"method": "seed report: TF-IDF + KMeans", "silhouette": "0.38"},
+# Figures published elsewhere, shown beside ours: the seed report's (the course report this
+# project grew from; it does not say in which space it measured its silhouettes) and the
+# literature's. The run's comparison table and benchmarks/RESULTS.md both print them.
+PUBLISHED = [
+    {"source": "seed report", "corpus": "ag_news", "method": "SBERT + AE + DEC",
+     "data": "5,000 balanced AG News articles, one run", "purity": "0.78", "silhouette": "0.52"},
+    {"source": "seed report", "corpus": "ag_news", "method": "TF-IDF + KMeans", "data": "same 5,000",
+     "silhouette": "0.38"},
+    {"source": "SCCL (Zhang et al., NAACL 2021)", "corpus": "ag_news", "data": "8,000-article AG News sample",
+     "acc": "0.882", "nmi": "0.682"},
+    {"source": "Deep ECIC (Pugachev and Burtsev, 2021)", "corpus": "ag_news", "data": "AG News", "acc": "0.865"},
+    {"source": "SCCL (Zhang et al., NAACL 2021)", "corpus": "stackoverflow", "data": "StackOverflow",
+     "acc": "0.755", "nmi": "0.745"},
+    {"source": "RSTC (Zheng et al., ACL 2023)", "corpus": "stackoverflow", "data": "StackOverflow", "acc": "0.833"},
+    {"source": "SCCL (Zhang et al., NAACL 2021)", "corpus": "biomedical", "data": "Biomedical",
+     "acc": "0.462", "nmi": "0.415"},
+    {"source": "RSTC (Zheng et al., ACL 2023)", "corpus": "biomedical", "data": "Biomedical", "acc": "0.484"},
 ]
+SEED_REPORT = [{"method": f"seed report: {p['method']}", **{k: p[k] for k in ("purity", "silhouette") if k in p}}
+               for p in PUBLISHED if p["source"] == "seed report"]
 
 
 def summarise(per_seed: dict[str, list[dict[str, float]]]) -> pd.DataFrame:

@@ -1,8 +1,8 @@
-"""MLflow helpers: experiment and parent runs, tags, dataset inputs, figures, tables, redaction.
+"""MLflow logging: parent runs, each study trial as a nested run (``TrialTracker``), tags,
+dataset inputs, figures, tables, and closing the runs of workers that died.
 
-Also what several workers need to tell each other apart: ``worker_id`` (machine and pid,
-tagged on every parent and trial run) and ``is_dead_here``, which a later worker on the
-same machine uses to end the runs of one that was killed.
+The checks made before any run exists (servers, databases, redaction) are ``preflight``'s;
+which worker is which is ``study``'s.
 """
 
 from __future__ import annotations
@@ -14,67 +14,14 @@ import re
 import socket
 import subprocess
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 import mlflow
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?P<tail>@)")
-_PASSWORD_PARAM = re.compile(r"(?P<head>password=)(?P<secret>[^&\s]+)", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Replace passwords in URLs (``user:secret@host``, ``?password=secret``) with ``***``."""
-    text = _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}", str(text))
-    return _PASSWORD_PARAM.sub(lambda m: f"{m['head']}***", text)
-
-
-def sqlalchemy_url(url: str) -> str:
-    """``url`` with an explicit PostgreSQL driver where SQLAlchemy's default is not installed.
-
-    SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; the project installs psycopg2, so
-    a plain ``postgresql://`` URL is given the ``+psycopg2`` driver when psycopg is absent.
-    """
-    if not url.startswith(("postgresql://", "postgres://")):
-        return url
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg") is not None:
-        return url
-    return "postgresql+psycopg2://" + url.split("://", 1)[1]
-
-
-def this_machine() -> str:
-    """Where a process id means something: host name, boot and PID namespace (Linux)."""
-    parts = [socket.gethostname()]
-    with contextlib.suppress(OSError):
-        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8])
-    with contextlib.suppress(OSError):
-        parts.append(os.readlink("/proc/self/ns/pid").strip("pid:[]"))
-    return "/".join(parts)
-
-
-def worker_id() -> str:
-    """This process as ``<machine>#<pid>``; recorded on parent runs and Optuna trials."""
-    return f"{this_machine()}#{os.getpid()}"
-
-
-def is_dead_here(worker: str) -> bool:
-    """True only when ``worker`` ran on this machine and its process is gone.
-
-    A worker elsewhere, or a process id now taken by another process, reads as alive:
-    those are left to Optuna's heartbeat, which is slower but sees every machine.
-    """
-    machine, _, pid = str(worker).rpartition("#")
-    if machine != this_machine() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. EPERM: it exists, owned by someone else
-        return False
-    return False
+from experiments.preflight import check_tracking_server, first_line, redact  # noqa: F401  (redact: used by callers)
+from experiments.study import fail_lost_trials, is_dead_here, worker_id
 
 
 def git_commit() -> str | None:
@@ -85,81 +32,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def check_tracking_server() -> None:
-    """Fail fast, in one line, when MLFLOW_TRACKING_URI names a server or database that does not answer."""
-    uri = mlflow.get_tracking_uri()
-    if uri.startswith(("http://", "https://")):
-        uri = _credentials_to_env(uri)
-        _check_http(uri)
-    elif uri.startswith(("postgresql", "postgres://", "mysql", "mssql")):
-        url = sqlalchemy_url(uri)
-        if url != uri:
-            mlflow.set_tracking_uri(url)  # the same database, through the driver that is installed
-        _check_database(url, what="the MLflow tracking database")
-
-
-def _credentials_to_env(uri: str) -> str:
-    """Move ``user:password@`` out of an HTTP tracking URI into MLflow's basic-auth variables.
-
-    MLflow prints its tracking URI in every "View run at" line; without the credentials
-    in it, there is nothing to leak. Returns the URI now in use.
-    """
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(uri)
-    if parts.username is None:
-        return uri
-    os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username)
-    if parts.password is not None:
-        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
-    bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    os.environ["MLFLOW_TRACKING_URI"] = bare
-    mlflow.set_tracking_uri(bare)
-    return bare
-
-
-def _check_http(uri: str) -> None:
-    import base64
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(uri.rstrip("/") + "/health")
-    if os.environ.get("MLFLOW_TRACKING_USERNAME"):
-        token = base64.b64encode(f"{os.environ['MLFLOW_TRACKING_USERNAME']}:"
-                                 f"{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    try:
-        urllib.request.urlopen(request, timeout=5)
-    except urllib.error.HTTPError:
-        return  # it answered; authentication and the like are MLflow's to report
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ConnectionError(
-            f"cannot reach the MLflow tracking server at {redact(uri)} ({redact(getattr(exc, 'reason', exc))}); "
-            "start it (e.g. scripts/local_cluster.sh up) or unset MLFLOW_TRACKING_URI to track locally"
-        ) from None
-
-
-def _check_database(url: str, *, what: str) -> None:
-    """Open and close one connection to ``url`` within a few seconds, or raise ConnectionError."""
-    import sqlalchemy
-
-    try:
-        timeout = {"connect_timeout": 10} if url.startswith(("postgres", "mysql")) else {}
-        engine = sqlalchemy.create_engine(url, connect_args=timeout, poolclass=sqlalchemy.pool.NullPool)
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:  # a dozen kinds (driver missing, refused, bad password): one line for the user
-        raise ConnectionError(f"cannot connect to {what} at {redact(url)}: {first_line(exc)}; "
-                              "check the URL and that the database server is running") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, redacted; its type when it has none."""
-    text = str(exc).strip()
-    return redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
 @contextlib.contextmanager
@@ -322,3 +194,128 @@ def log_history(history: dict[str, list[float]], *, prefix: str = "") -> None:
     client = mlflow.MlflowClient()
     for i in range(0, len(metrics), 1000):  # MLflow's batch limit
         client.log_batch(run_id, metrics=metrics[i : i + 1000], synchronous=True)
+
+
+class TrialTracker:
+    """Tracking attached to a study from outside: each trial a nested MLflow run under the
+    active parent run (params, every metric, per-epoch history, state), and the runs of
+    trials whose worker died ended FAILED (their parent KILLED). ``seconds`` adds up the
+    wall time spent in it, for the speed benchmark."""
+
+    def __init__(self, study_name: str, *, echo=None):
+        parent = mlflow.active_run()
+        if parent is None:
+            raise RuntimeError("a tracked study runs inside a parent MLflow run (experiments.tracking.parent_run)")
+        self.parent_id, self.experiment_id = parent.info.run_id, parent.info.experiment_id
+        self.study_name = study_name
+        self._end_lost = run_ender(self.experiment_id, echo)
+        self.seconds = 0.0
+
+    @contextlib.contextmanager
+    def _timed(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def on_lost(self, study, trial) -> None:
+        with self._timed():
+            self._end_lost(study, trial)
+
+    def recover(self, study) -> None:
+        with self._timed():
+            recover(study, self.experiment_id, self.study_name, on_lost=self._end_lost)
+
+    def worker_rank(self, rank: int, sampler_seed: int) -> None:
+        with self._timed():
+            mlflow.set_tag("sampler_seed", sampler_seed)
+
+    @contextlib.contextmanager
+    def trial(self, trial, config, n_clusters: int):
+        """The trial's nested run; yields what the study calls as the trial goes."""
+        with self._timed():
+            context = mlflow.start_run(run_name=f"trial-{trial.number:03d}", nested=True)
+            run = context.__enter__()
+            trial.set_user_attr("mlflow_run_id", run.info.run_id)
+            mlflow.set_tags({"optuna.trial": trial.number, "study_name": self.study_name, "stage": "trial",
+                             "parent_run": self.parent_id, "worker": trial.user_attrs.get("worker", worker_id()),
+                             "label_peeking": str(config.label_peeking).lower()})
+        try:
+            yield _TrialRun(self, n_clusters, config.seed)
+        except BaseException as exc:
+            with self._timed():
+                if not context.__exit__(type(exc), exc, exc.__traceback__):
+                    raise
+        else:
+            with self._timed():
+                context.__exit__(None, None, None)
+
+
+class _TrialRun:
+    def __init__(self, tracker: TrialTracker, n_clusters: int, seed: int):
+        self.tracker, self.n_clusters, self.seed = tracker, n_clusters, seed
+
+    def params(self, params: dict) -> None:
+        with self.tracker._timed():
+            mlflow.log_params({**params, "n_clusters": self.n_clusters, "seed": self.seed})
+
+    def failed(self, model, state: str, error: str = "") -> None:
+        """End the run: KILLED for a pruned trial, FAILED for one that raised; its history so far kept."""
+        with self.tracker._timed():
+            history = getattr(model, "history_", None)
+            if history:
+                log_history(history)
+            mlflow.set_tags({"state": state, **({"error": error} if error else {})})
+            mlflow.end_run("KILLED" if state == "PRUNED" else "FAILED")
+
+    def completed(self, model, metrics: dict) -> None:
+        with self.tracker._timed():
+            mlflow.log_metrics(metrics)
+            log_history(model.history_)
+            mlflow.set_tag("state", "COMPLETE")
+
+
+def recover(study, experiment_id: str, study_name: str, *, on_lost=None) -> None:
+    """Tidy up after workers that died: FAIL their trials, end their MLflow runs.
+
+    A RUNNING trial whose worker is gone (a dead process on this machine, or no heartbeat
+    for ``GRACE_SECONDS``) becomes FAIL and ``on_lost`` ends its runs. Then any trial run
+    still RUNNING whose Optuna trial is not is ended FAILED, and a RUNNING parent run of
+    this study whose worker is dead on this machine is ended KILLED with its open children.
+    """
+    on_lost = on_lost or run_ender(experiment_id)
+    fail_lost_trials(study, on_lost=on_lost)
+    open_runs = running_runs(experiment_id, study_name)
+    if not open_runs:
+        return
+    trial_of_run = {t.user_attrs.get("mlflow_run_id"): t for t in study.get_trials(deepcopy=False)}
+    finished = [r.info.run_id for r in open_runs
+                if r.info.run_id in trial_of_run and trial_of_run[r.info.run_id].state != TrialState.RUNNING]
+    end_runs(finished, "FAILED", "its Optuna trial ended while the run was open: the worker died")
+    dead = [r.info.run_id for r in open_runs
+            if "stage" not in r.data.tags and is_dead_here(r.data.tags.get("worker", ""))]
+    end_runs([r.info.run_id for r in open_runs if r.data.tags.get("mlflow.parentRunId") in dead],
+             "KILLED", "its worker process is gone")
+    end_runs(dead, "KILLED", "its worker process is gone")
+
+
+def run_ender(experiment_id: str, echo=None):
+    """``on_lost(study, trial)``: end a lost trial's MLflow run FAILED and its parent run KILLED."""
+
+    def on_lost(study, trial) -> None:
+        worker = trial.user_attrs.get("worker", "?")
+        if echo is not None:
+            echo(f"trial {trial.number:3d} FAIL     its worker {worker} stopped mid-trial")
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if not run_id:
+            return
+        reason = f"worker {worker} stopped mid-trial; Optuna marked trial {trial.number} FAIL"
+        end_runs([run_id], "FAILED", reason)
+        try:
+            parent = mlflow.MlflowClient().get_run(run_id).data.tags.get("mlflow.parentRunId")
+        except mlflow.exceptions.MlflowException:
+            return
+        end_runs([parent], "KILLED", reason)
+
+    return on_lost

@@ -62,7 +62,7 @@ def test_autoencoder_kmeans_two_epochs_shapes(blobs):
     X, _ = blobs
     seen = []
     model = AutoEncoderKMeans(n_clusters=4, epochs=2, device="cpu")
-    labels = model.fit_predict(X, callback=lambda epoch, logs: seen.append((epoch, logs["loss"])))
+    labels = model.fit_predict(X, callback=lambda epoch, logs: seen.append((epoch, logs["ae_loss"])))
     assert len(model.history_["ae_loss"]) == 2
     assert [e for e, _ in seen] == [1, 2]
     assert model.history_["ae_loss"] == [loss for _, loss in seen]

@@ -164,9 +164,14 @@ def test_quality_table_and_results_md(tmp_path, scale_records):
                                                         "parts": {"speed": 60.0}, "total_s": 60.0}))
     (tmp_path / "selection").mkdir()
     (tmp_path / "selection" / "tiny_full.json").write_text(json.dumps(_selection_case()))
+    (tmp_path / "embeddings.json").write_text(json.dumps(_embeddings_result(0.0)))
+    run = {"wall_s": 400.0, "peak_rss_mib": 1500.0, "trials": 29, "table": [], "champion": "champion: SBERT + KMeans"}
+    (tmp_path / "run_speed.json").write_text(json.dumps(
+        {"baseline": "0f2c4c8", "goal": 2.2, "pairs": [{"before": run, "now": run, "ratio": 1.0}]}))
     text = report.write_results_md(tmp_path, tmp_path / "RESULTS.md").read_text()
     assert "not run yet" not in text and "took **1 min**" in text
-    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun", "## Never below"):
+    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun", "## Never below",
+                    "## Embedding precision"):
         assert heading in text
 
 
@@ -274,6 +279,121 @@ def test_selection_markdown_gives_the_verdicts():
     assert report.suite_champion(rows) == "SBERT + KMeans"
     assert "| silhouette, fixed | 1 | +0.90 | +0.80 | 0.050 |" in text
     assert report.selection_markdown([]) == ""
+
+
+def _fit_speed_runs():
+    runs = []
+    for seed in (0, 1):
+        for version, fit_s, acc in (("before", 10.0, 0.840), ("after", 5.0 + seed, 0.842)):
+            runs.append({"version": version, "model": "dec", "seed": seed, "fit_s": fit_s, "cpu_s": fit_s, "acc": acc, "nmi": 0.62,
+                         "n_iter": 10, "peak_rss_mib": 500.0, "fit_rss_rise_mib": 100.0})
+    return runs
+
+
+def test_fit_speed_summary_pairs_runs_by_seed():
+    from benchmarks import fit_speed
+
+    s = fit_speed.summarise(_fit_speed_runs())["dec"]
+    assert s["ratios"] == [2.0, 10 / 6] and s["median_ratio"] == pytest.approx(11 / 6)
+    assert s["ratio_of_means"] == pytest.approx(10 / 5.5)
+    assert s["acc_after"] - s["acc_before"] == pytest.approx(0.002)
+    assert s["after_over_clustpy"] == pytest.approx(9.5 / 11.8 / (11 / 6))
+    result = {"machine": None, "baseline": fit_speed.BASELINE, "seeds": [0, 1], "summary": {"dec": s}}
+    assert "1.83x faster" in report.fit_speed_markdown(result) and ": met." in report.fit_speed_markdown(result)
+
+
+def test_fit_speed_baseline_is_the_old_code_with_its_own_pretrain(monkeypatch):
+    import clustering.dec
+    from benchmarks import fit_speed
+
+    try:
+        old = fit_speed.baseline_modules()
+    except Exception as exc:  # no git, or a checkout without the commit
+        pytest.skip(f"baseline not readable: {exc}")
+    assert old.DEC is not clustering.dec.DEC
+    old_ae, calls = sys.modules["_baseline_autoencoder"], []
+    old_pretrain = old_ae.pretrain
+    monkeypatch.setattr(old_ae, "pretrain", lambda *a, **kw: calls.append(1) or old_pretrain(*a, **kw))
+    X = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+    model = old.DEC(2, hidden_dims=(4,), pretrain_epochs=1, epochs=1, n_init=1).fit(X)
+    assert model.labels_.shape == (60,) and calls == [1]  # the old fit ran the old pretrain
+
+
+# -- embeddings ---------------------------------------------------------------------------------------
+def test_time_routes_rotates_the_order_and_times_every_route():
+    from benchmarks import embeddings
+
+    calls = []
+    fns = {r: (lambda texts, r=r: calls.append(r)) for r in ("bare", "float32", "bfloat16")}
+    seconds = embeddings.time_routes({"a": ["x"], "b": ["y"]}, fns, rounds=3)
+    assert calls[:6] == ["bare", "float32", "bfloat16"] * 2
+    assert calls[6:9] == ["float32", "bfloat16", "bare"] and calls[12:15] == ["bfloat16", "bare", "float32"]
+    assert {c: {r: len(t) for r, t in v.items()} for c, v in seconds.items()} == {
+        c: {"bare": 3, "float32": 3, "bfloat16": 3} for c in ("a", "b")}
+
+
+def _embeddings_result(bf16_acc_delta: float) -> dict:
+    runs = lambda acc, nmi: [{"seed": s, "acc": acc + d, "nmi": nmi + d} for s, d in enumerate((-0.01, 0.01))]  # noqa: E731
+    quality = {c: {"float32": runs(0.8, 0.7), "bfloat16": runs(0.8 + bf16_acc_delta, 0.702), "int8": runs(0.7, 0.6),
+                   "float32_shuffled": runs(0.803, 0.699)}
+               for c in ("ag_news", "biomedical")}
+    # 10 texts per corpus; bare takes 2 s, float32 2 s, bfloat16 1 s (round 1: 0.5 s), int8 0.5 s.
+    seconds = {c: {"bare": [2.0, 2.0], "float32": [2.0, 2.0], "bfloat16": [1.0, 0.5], "int8": [0.5, 0.5]}
+               for c in ("ag_news", "biomedical")}
+    cosine = {c: {r: {"mean": 1.0 if r != "int8" else 0.97, "min": 0.99 if r != "int8" else 0.9} for r in seconds[c]}
+              for c in seconds}
+    result = {"config": {"route_list": ["bare", "float32", "bfloat16", "int8"], "corpus_list": ["ag_news", "biomedical"],
+                         "timing_texts": 10, "rounds": 2, "n_seeds": 2},
+              "machine": None, "n_texts": {"ag_news": 100, "biomedical": 200},
+              "timing_texts": {"ag_news": 10, "biomedical": 10}, "seconds": seconds, "cosine": cosine,
+              "quality": quality}
+    from benchmarks import embeddings
+
+    result["summary"] = embeddings.summarize(result)
+    return result
+
+
+@pytest.mark.parametrize("delta, holds", [(0.004, True), (-0.006, False)])
+def test_embeddings_summary_takes_ratios_within_rounds_and_deltas_to_float32(delta, holds):
+    summary = _embeddings_result(delta)["summary"]
+    bf16 = summary["bfloat16"]
+    assert bf16["ratio"] == pytest.approx(3.0) and (bf16["ratio_min"], bf16["ratio_max"]) == (2.0, 4.0)
+    assert bf16["texts_per_s"] == pytest.approx(10 / 0.75)  # median time of the two rounds
+    assert bf16["worst_acc_delta"] == pytest.approx(delta) and bf16["worst_nmi_delta"] == pytest.approx(0.002)
+    assert bf16["holds_quality"] is holds and bf16["meets_goal"] is holds
+    assert summary["int8"]["ratio"] == 4.0 and summary["int8"]["holds_quality"] is False
+    assert summary["float32"]["ratio"] == 1.0
+    assert summary["float32_shuffled"] == {"holds_quality": True, "worst_acc_delta": pytest.approx(0.003),
+                                           "worst_nmi_delta": pytest.approx(-0.001)}
+
+
+def test_embeddings_table_and_verdicts():
+    result = _embeddings_result(0.004)
+    rows = report.embeddings_rows(result)
+    assert [r["x bare encode"] for r in rows[:4]] == ["1.00 (1.00-1.00)", "1.00 (1.00-1.00)", "3.00 (2.00-4.00)",
+                                                  "4.00 (4.00-4.00)"]
+    assert rows[0]["AG News ACC / NMI (vs float32)"] == "0.8000 / 0.7000"  # the bare encode's are float32's
+    assert rows[2]["Biomedical ACC / NMI (vs float32)"] == "0.8040 / 0.7020 (+0.0040 / +0.0020)"
+    assert rows[2][">= 1.5x and within"] == "**yes**" and rows[3]["within 0.005 everywhere"] == "no"
+    assert rows[3]["cosine to float32 (mean / min)"] == "0.9700 / 0.9000"
+    lines = report.embeddings_verdicts(result)
+    assert lines[0].endswith("(tolerance 0.005): **meets the goal**.") and "3.00x" in lines[0]
+    assert "misses the goal" in lines[1] and "-0.1000" in lines[1]
+    assert lines[2] == "Noise floor: the float32 embeddings themselves, rows shuffled, move the 2-seed means by up to +0.0030 ACC and -0.0010 NMI."
+    assert rows[4]["route"].startswith("control") and rows[4]["AG News ACC / NMI (vs float32)"] == (
+        "0.8030 / 0.6990 (+0.0030 / -0.0010)")
+    markdown = report.embeddings_markdown(result)
+    assert "| route | texts/s | x bare encode |" in markdown and f"- {lines[0]}" in markdown
+    assert "AG News 100, Biomedical 200" in markdown
+
+
+def test_run_speed_section_says_each_pairs_ratio_against_the_goal():
+    run = {"wall_s": 400.0, "peak_rss_mib": 1500.0, "trials": 29, "table": ["| method |", "|---|"],
+           "champion": "champion: SBERT + KMeans, seed 0 (best mean silhouette)"}
+    result = {"baseline": "0f2c4c8", "goal": 2.2,
+              "pairs": [{"before": run, "now": {**run, "wall_s": 200.0, "trials": 10}, "ratio": 2.0}]}
+    text = report.run_speed_markdown(result)
+    assert "2.00x; goal 2.2x: NOT met" in text and "| 1 | now | 200 s | 1500 MiB | 10 | SBERT + KMeans, seed 0 |" in text
 
 
 # -- sota -----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from experiments.tune import make_storage
+from experiments.study import make_storage
 
 pytestmark = pytest.mark.postgres
 

@@ -13,21 +13,29 @@ from clustering.embed import (
     embedding_dim,
     load_model,
     resolve_model,
+    resolve_precision,
 )
 
 TEXTS = ["the cat sat on the mat", "stocks fell sharply", "a new phone was launched"]
 
 
 class FakeEncoder:
-    """Stands in for SentenceTransformer: 8-d unit vectors derived from each text's hash."""
+    """Stands in for SentenceTransformer: 8-d vectors derived from each text's hash, unit
+    length when asked to normalise; a bfloat16 tensor when asked for a tensor."""
 
     def get_embedding_dimension(self):
         return 8
 
-    def encode(self, texts, **kwargs):
+    def encode(self, texts, *, normalize_embeddings=False, convert_to_tensor=False, **kwargs):
         rows = [np.random.default_rng(sum(map(ord, t))).normal(size=8) for t in texts]
-        emb = np.array(rows)
-        return emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        emb = 3 * np.array(rows)
+        if normalize_embeddings:
+            emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        if convert_to_tensor:
+            import torch
+
+            return torch.as_tensor(emb, dtype=torch.bfloat16)
+        return emb
 
 
 @pytest.fixture
@@ -35,7 +43,7 @@ def loads(monkeypatch):
     """Replace the model loader with FakeEncoder and count how often it is called."""
     calls = []
 
-    def fake_load(name, device=None):
+    def fake_load(name, device=None, precision="float32"):
         calls.append(name)
         return FakeEncoder()
 
@@ -68,6 +76,52 @@ def test_cache_key_depends_on_exact_texts_and_model(tmp_path):
     assert cache_key(["ab"]) != cache_key(["a", "b"])
     assert key == cache_key(TEXTS, model="sentence-transformers/all-MiniLM-L6-v2")
     assert key != cache_key(TEXTS, model=str(tmp_path))
+
+
+def test_float32_cache_key_never_changes():
+    # Embeddings cached before precisions existed are float32 ones and must keep their key.
+    assert cache_key(TEXTS) == "26eab66589e5e0c27062097755c6e60bae1478d89a8267cdc17a46bf356b2d37"
+    assert cache_key(TEXTS, precision="float32") == cache_key(TEXTS)
+
+
+def test_cache_key_tells_precisions_apart():
+    keys = {p: cache_key(TEXTS, precision=p) for p in ("float32", "bfloat16", "int8")}
+    assert len(set(keys.values())) == 3
+    with pytest.raises(ValueError, match="resolved precision"):
+        cache_key(TEXTS, precision="auto")  # "auto" differs by machine: the key takes what it became
+
+
+def test_resolve_precision(monkeypatch):
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("bfloat16", "cuda") == "bfloat16"
+    assert resolve_precision("int8", "cpu") == "int8"
+    with pytest.raises(ValueError, match="CPU only"):
+        resolve_precision("int8", "cuda")
+    with pytest.raises(ValueError, match="one of float32, bfloat16, int8, auto; got 'fp16'"):
+        resolve_precision("fp16")
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
+        assert resolve_precision("auto", "cpu") == expected
+
+
+def test_each_precision_has_its_own_cache_file(loads, tmp_path):
+    fp32 = embed_texts(TEXTS, cache_dir=tmp_path)
+    bf16 = embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16")
+    assert len(loads) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{cache_key(TEXTS, precision=p)}.npy" for p in ("float32", "bfloat16"))
+    # Normalised in float32 after the bfloat16 forward pass: unit rows, close to float32's.
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(bf16, axis=1), 1, atol=1e-6)
+    assert (fp32 * bf16).sum(1).min() > 0.999
+    np.testing.assert_array_equal(embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16"), bf16)
+    assert len(loads) == 2
+
+
+def test_auto_precision_caches_under_what_it_resolved_to(loads, monkeypatch, tmp_path):
+    monkeypatch.setattr(embed, "native_bfloat16", lambda device=None: True)
+    embed_texts(TEXTS, cache_dir=tmp_path, precision="auto", device="cpu")
+    assert [p.name for p in tmp_path.iterdir()] == [f"{cache_key(TEXTS, precision='bfloat16')}.npy"]
 
 
 def test_cache_hit_skips_the_model(loads, tmp_path):
@@ -151,6 +205,21 @@ def test_real_minilm_embeddings():
     assert sim[0, 1] > sim[0, 2] + 0.3 and sim[0, 1] > sim[1, 2] + 0.3
     assert embedding_dim() == 384
     assert load_model(device="cpu") is load_model("all-MiniLM-L6-v2", device="cpu")
+
+
+@pytest.mark.slow
+def test_real_reduced_precisions_stay_close_to_float32(ag_news_small, ag_news_small_embeddings):
+    import torch
+
+    texts = ag_news_small.texts[:64]
+    for precision, min_cosine in (("bfloat16", 0.999), ("int8", 0.9)):
+        emb = embed_texts(texts, cache_dir=False, device="cpu", show_progress=False, precision=precision)
+        assert emb.shape == (64, 384) and emb.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+        assert (emb * ag_news_small_embeddings[:64]).sum(1).min() > min_cosine, precision
+    # Each precision is its own model object; casting one never touches the float32 model.
+    fp32, bf16 = load_model(device="cpu"), load_model(device="cpu", precision="bfloat16")
+    assert fp32 is not bf16 and next(fp32.parameters()).dtype == torch.float32
 
 
 @pytest.mark.slow

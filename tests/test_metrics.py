@@ -106,21 +106,3 @@ def test_evaluate_rejects_x_of_wrong_length():
         evaluate(None, [0, 1, 0], np.zeros((4, 2)))
 
 
-def test_own_space_takes_each_estimators_space_and_distance():
-    from types import SimpleNamespace
-
-    from clustering.baselines import AutoEncoderKMeans, EmbeddingKMeans, TfidfKMeans
-    from clustering.dec import DEC, IDEC
-    from clustering.metrics import own_space
-    from clustering.selftrain import SelfTrainingClusterer
-
-    X = np.eye(3)
-    fitted_on_texts = SimpleNamespace(embeddings_=X * 2, transform=lambda _: X * 3, space_metric="cosine")
-    assert own_space(fitted_on_texts, ["a", "b", "c"])[1] == "cosine"
-    np.testing.assert_array_equal(own_space(fitted_on_texts, None)[0], X * 2)  # its embeddings, not transform
-    np.testing.assert_array_equal(own_space(SimpleNamespace(transform=lambda Z: Z + 1), X)[0], X + 1)
-    assert own_space(SimpleNamespace(), X)[0] is X and own_space(SimpleNamespace(), X)[1] == "euclidean"
-    metrics = {cls.__name__: cls.space_metric for cls in (TfidfKMeans, EmbeddingKMeans, AutoEncoderKMeans, DEC, IDEC,
-                                                          SelfTrainingClusterer)}
-    assert metrics == {"TfidfKMeans": "cosine", "EmbeddingKMeans": "cosine", "AutoEncoderKMeans": "euclidean",
-                       "DEC": "euclidean", "IDEC": "euclidean", "SelfTrainingClusterer": "cosine"}

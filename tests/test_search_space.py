@@ -5,8 +5,8 @@ from clustering.autoencoder import AutoEncoder, count_parameters
 from clustering.dec import DEC, IDEC
 from experiments.config import RunConfig
 from clustering.baselines import EmbeddingKMeans
-from experiments.search_space import (ARCHITECTURES, ROBUST, default_params, first_trials, from_trial_params,
-                                      make_estimator, suggest)
+from experiments.methods import ARCHITECTURES, ROBUST
+from experiments.search_space import default_params, first_trials, from_trial_params, make_estimator, suggest
 
 
 def test_default_params_are_the_seed_report():
@@ -70,5 +70,5 @@ def test_trial_params_carry_the_robust_settings():
 
 
 def test_unknown_key_is_an_error():
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="learning_rate"):
         make_estimator({**default_params(), "learning_rate": 1}, n_clusters=4, random_state=0)

@@ -10,7 +10,8 @@ import mlflow
 import pytest
 
 from experiments.config import RunConfig
-from experiments.tracking import _credentials_to_env, check_tracking_server, parent_run, redact, sqlalchemy_url
+from experiments.preflight import _credentials_to_env, check_tracking_server, redact, sqlalchemy_url
+from experiments.tracking import parent_run
 
 
 @pytest.mark.parametrize("text, shown", [

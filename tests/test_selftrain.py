@@ -1,4 +1,5 @@
-"""Tests for clustering/selftrain.py: pure helpers by hand, the estimator on 36 tiny texts."""
+"""Tests for clustering/selftrain.py and its internals (clustering/_selftrain_loop.py,
+clustering/_transformer.py): pure helpers by hand, the estimator on 36 tiny texts."""
 
 import pickle
 
@@ -7,9 +8,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from clustering._selftrain_loop import confident_mask, nearest_neighbors
+from clustering._transformer import FrozenPrefix
+from clustering._utils import seed_of
+from clustering.centroids import CentroidAssigner
 from clustering.metrics import cluster_accuracy
-from clustering.selftrain import (CentroidAssigner, FrozenPrefix, SelfTrainingClusterer, confident_mask, centroid_proba,
-                                  nearest_neighbors)
+from clustering.selftrain import SelfTrainingClusterer
 
 TOPICS = {
     "sport": ["the striker scored a late goal", "the team won the football match", "the goalkeeper saved a penalty",
@@ -49,23 +53,11 @@ def test_confident_mask_keeps_largest_margins_per_cluster():
     assert confident_mask(sim, labels, 0.01).tolist() == [True, False, False, False, True, False]
 
 
-def test_centroid_proba_rows_sum_to_one_and_agree_with_the_nearest_centre():
-    p = centroid_proba(np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [0.0, 3.0]]), 0.1)
-    np.testing.assert_allclose(p.sum(1), 1.0, rtol=1e-6)
-    # row 0 logits: (2 - 0.5, 0 - 4.5) / 0.1 = (15, -45)
-    np.testing.assert_allclose(p[0, 0], 1 / (1 + np.exp(-60)), rtol=1e-6)
-    # k-means centres of unit vectors are shorter than 1, so cosine and distance can disagree:
-    # x is closer in angle to the short centre (0.714 > 0.7) but nearer the long one
-    # (|x - c0|^2 = 0.60 < |x - c1|^2 = 0.66); the argmax must be the nearest, as k-means labels
-    x = np.array([[0.7, np.sqrt(1 - 0.49)]])
-    assert centroid_proba(x, np.array([[1.0, 0.0], [0.0, 0.3]]), 0.1).argmax() == 0
-
-
 @pytest.mark.parametrize("bad", [dict(rounds=-1), dict(confident_fraction=0.0), dict(confident_fraction=1.5),
                                  dict(lr=0.0), dict(batch_size=0), dict(contrastive_weight=-1.0),
                                  dict(trainable_layers=0), dict(max_seq_length=2),
-                                 dict(objective="mse"), dict(positives="others"), dict(n_neighbors=0),
-                                 dict(objective="none", contrastive_weight=0.0)])
+                                 dict(loss="mse"), dict(positives="others"), dict(n_neighbors=0),
+                                 dict(loss="none", contrastive_weight=0.0)])
 def test_bad_parameters_raise_before_loading_a_model(bad):
     with pytest.raises(ValueError):
         SelfTrainingClusterer(3, **bad).fit(TEXTS)
@@ -127,10 +119,65 @@ def test_saved_encoder_and_head_reproduce_predictions(fitted, tmp_path):
     np.testing.assert_allclose(head.predict_proba(X), fitted.predict_proba(TEXTS), atol=1e-4)
 
 
-def test_pickle_leaves_the_encoder_out(fitted):
+def test_pickle_round_trips_the_whole_model(fitted):
     restored = pickle.loads(pickle.dumps(fitted))
-    assert not hasattr(restored, "encoder_")
     np.testing.assert_array_equal(restored.labels_, fitted.labels_)
+    # the fine-tuned encoder travels with it: the same embeddings, labels and probabilities
+    np.testing.assert_array_equal(restored.transform(TEXTS), fitted.transform(TEXTS))
+    np.testing.assert_array_equal(restored.predict(TEXTS), fitted.labels_)
+    np.testing.assert_array_equal(restored.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
+    assert restored.n_trainable_parameters() == fitted.n_trainable_parameters()
+
+
+def test_the_contract_attributes():
+    assert SelfTrainingClusterer.input_kind == "texts" and SelfTrainingClusterer.space_metric == "cosine"
+    assert SelfTrainingClusterer().random_state == 0  # an int seed by default, as before
+
+
+def test_clustering_space_is_the_training_embeddings_for_the_training_texts(fitted):
+    Z, metric = fitted.clustering_space(TEXTS)
+    assert Z is fitted.embeddings_ and metric == "cosine"
+    assert fitted.clustering_space(tuple(TEXTS))[0] is fitted.embeddings_  # any sequence of the same texts
+    # other texts, or the same ones in another order, are embedded afresh
+    other, metric = fitted.clustering_space(TEXTS[:5])
+    np.testing.assert_array_equal(other, fitted.transform(TEXTS[:5]))
+    assert metric == "cosine"
+    shuffled = TEXTS[::-1]
+    np.testing.assert_allclose(fitted.clustering_space(shuffled)[0], fitted.embeddings_[::-1], atol=1e-5)
+    with pytest.raises(NotFittedError):
+        SelfTrainingClusterer(3).clustering_space(TEXTS)
+
+
+def test_trainable_parameters_are_the_top_two_layers_and_the_pooler(fitted):
+    from clustering.autoencoder import count_parameters
+
+    assert fitted.n_trainable_parameters() == count_parameters(fitted.encoder_)
+    # MiniLM-L6 (hidden 384, intermediate 1536), per layer: attention 4 * (384*384 + 384) +
+    # LayerNorm 2*384 + intermediate 384*1536 + 1536 + output 1536*384 + 384 + LayerNorm 2*384
+    layer = 4 * (384 * 384 + 384) + 768 + 384 * 1536 + 1536 + 1536 * 384 + 384 + 768
+    pooler = 384 * 384 + 384
+    assert fitted.n_trainable_parameters() == 2 * layer + pooler == 3_696_768
+    with pytest.raises(NotFittedError):
+        SelfTrainingClusterer(3).n_trainable_parameters()
+
+
+def test_random_state_takes_none_and_a_random_state():
+    params = {**TINY, "rounds": 0}
+    a = SelfTrainingClusterer(3, random_state=None, **params).fit(TEXTS)
+    b = SelfTrainingClusterer(3, random_state=np.random.RandomState(0), **params).fit(TEXTS)
+    for model in (a, b):
+        assert model.labels_.shape == (36,) and cluster_accuracy(LABELS, model.labels_) >= 0.9
+
+
+@pytest.mark.slow
+def test_a_random_state_gives_the_numbers_of_the_seed_it_draws():
+    params = {**TINY, "trainable_layers": 1}
+    seed = seed_of(np.random.RandomState(3))
+    a = SelfTrainingClusterer(3, random_state=np.random.RandomState(3), **params).fit(TEXTS)
+    b = SelfTrainingClusterer(3, random_state=seed, **params).fit(TEXTS)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.embeddings_, b.embeddings_)
+    assert a.history_ == b.history_
 
 
 def test_callback_sees_each_stage_and_can_stop():
@@ -145,8 +192,8 @@ def test_callback_sees_each_stage_and_can_stop():
     assert model.n_iter_ == 1
 
 
-def test_cross_entropy_objective_trains_on_the_confident_half():
-    model = SelfTrainingClusterer(3, objective="ce", confident_fraction=0.5, random_state=0, **TINY).fit(TEXTS)
+def test_cross_entropy_loss_trains_on_the_confident_half():
+    model = SelfTrainingClusterer(3, loss="ce", confident_fraction=0.5, random_state=0, **TINY).fit(TEXTS)
     assert model.history_["n_confident"] == [18]  # half of each 12-text cluster
     assert cluster_accuracy(LABELS, model.labels_) >= 0.9
 
@@ -166,13 +213,27 @@ def test_same_seed_same_clusters():
     np.testing.assert_allclose(a.embeddings_, b.embeddings_, atol=1e-5)
 
 
-def test_nearest_neighbors_by_hand_and_in_chunks():
+def test_nearest_neighbors_by_hand():
     X = np.array([[1.0, 0.0], [0.96, 0.28], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
     # cosine: 0-1 0.96, 0-3 0.6, 1-3 0.8, 2-3 0.8, 1-2 0.28, 0-2 0.0
     expected = [[1, 3], [0, 3], [3, 1], [1, 2]]
     assert nearest_neighbors(X, 2).tolist() == expected
-    assert nearest_neighbors(X, 2, chunk_size=1).tolist() == expected
     assert nearest_neighbors(X, 10).shape == (4, 3)  # never more than the other rows
+
+
+def _neighbours_by_full_similarity(X, k):
+    """The former hand-written search: the whole cosine matrix, self excluded, nearest first."""
+    sim = X @ X.T
+    np.fill_diagonal(sim, -np.inf)
+    return np.argsort(-sim, axis=1, kind="stable")[:, :k]
+
+
+def test_nearest_neighbors_match_the_full_similarity_matrix(fitted, ag_news_small_embeddings):
+    for X in (fitted.embeddings_, ag_news_small_embeddings):
+        X = np.asarray(X, dtype=np.float32)
+        got = nearest_neighbors(X, 10)
+        assert got.dtype == np.int64 and (got != np.arange(len(X))[:, None]).all()  # never oneself
+        np.testing.assert_array_equal(got, _neighbours_by_full_similarity(X, 10))
 
 
 @pytest.mark.parametrize("n_frozen", [0, 3, 6])
@@ -192,7 +253,7 @@ def test_frozen_prefix_reproduces_the_full_encoder(n_frozen):
 
 def test_neighbour_positives_and_the_frozen_prefix_train():
     params = {**TINY, "trainable_layers": 2, "positives": "neighbors", "n_neighbors": 3, "contrastive_weight": 1.0,
-              "objective": "none"}
+              "loss": "none"}
     model = SelfTrainingClusterer(3, random_state=0, **params).fit(TEXTS)
     assert np.isfinite(model.history_["loss"]).all()
     assert cluster_accuracy(LABELS, model.labels_) >= 0.9

@@ -35,10 +35,10 @@ def test_search_can_choose_selftrain_and_its_knobs_build_the_estimator():
         chosen.add(params["method"])
         model = search_space.make_estimator(params, n_clusters=4, random_state=0, embedding_model="some/model")
         if params["method"] == "selftrain":
-            assert isinstance(model, SelfTrainingClusterer) and model.model == "some/model"
+            assert isinstance(model, SelfTrainingClusterer) and model.embedding_model == "some/model"
             assert all(name.startswith("st_") for name in trial.params if name != "method")
-            assert 1 <= model.epochs_per_round <= 2 and model.objective in ("kl", "ce", "none")
-            assert model.objective != "none" or model.contrastive_weight > 0
+            assert 1 <= model.epochs_per_round <= 2 and model.loss in ("kl", "ce", "none")
+            assert model.loss != "none" or model.contrastive_weight > 0
             # the best trial's params come back in the estimator's own names
             assert search_space.from_trial_params(trial.params)["lr"] == trial.params["st_lr"]
         study.tell(trial, 0.0)
@@ -111,7 +111,7 @@ def test_evaluate_logs_a_selftrain_run(evaluated):
     final = next(r for r in runs if r.data.tags.get("stage") == "final")
     assert final.data.params["param_method"] == "selftrain"
     assert {"acc_mean", "nmi_mean", "fit_seconds_mean"} <= set(final.data.metrics)
-    assert "SELFTRAIN" in evaluated["output"]
+    assert "Self-training" in evaluated["output"]
 
 
 def test_registered_model_carries_the_fine_tuned_encoder(evaluated, ag_news_small):
@@ -123,15 +123,14 @@ def test_registered_model_carries_the_fine_tuned_encoder(evaluated, ag_news_smal
     finally:
         mlflow.set_tracking_uri(None)
     wrapped = model.unwrap_python_model()
-    encoder_dir = Path(wrapped.embedding_model)
-    assert encoder_dir.is_dir() and (encoder_dir / "config.json").is_file()
+    assert wrapped.estimator.input_kind == "texts"  # it embeds with the encoder it carries
     texts = ag_news_small.texts[:20]
-    tuned = embed_texts(texts, model=str(encoder_dir), cache_dir=False, show_progress=False)
+    tuned = wrapped.estimator.transform(texts)
     pristine = embed_texts(texts, cache_dir=False, show_progress=False)
     assert not np.allclose(tuned, pristine, atol=1e-4)  # it is the fine-tuned encoder, not the stock one
     out = model.predict(pd.DataFrame({"text": texts}))
     assert out["cluster"].between(0, 3).all() and out["confidence"].between(0, 1).all()
-    np.testing.assert_array_equal(out["cluster"], wrapped.estimator.predict(tuned))
+    np.testing.assert_array_equal(out["cluster"], wrapped.estimator.predict_proba(texts).argmax(1))
 
 
 def test_main_with_selftrain_tunes_evaluates_and_registers_it(tmp_path, ag_news_csv):
@@ -148,10 +147,11 @@ def test_main_with_selftrain_tunes_evaluates_and_registers_it(tmp_path, ag_news_
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
     runs = client.search_runs([client.get_experiment_by_name("st-main").experiment_id])
     finals = {r.data.tags["method"] for r in runs if r.data.tags.get("stage") == "final"}
-    assert finals == {"SELFTRAIN (tuned)", "DEC (seed report settings)"}
+    assert finals == {"Self-training (tuned)", "DEC (seed report settings)"}
     mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
     try:
         champion = mlflow.pyfunc.load_model("models:/st-main@champion").unwrap_python_model()
     finally:
         mlflow.set_tracking_uri(None)
-    assert (Path(champion.embedding_model) / "config.json").is_file()  # the fine-tuned encoder travelled
+    # the fine-tuned encoder travelled inside the estimator
+    assert champion.estimator.input_kind == "texts" and champion.estimator.n_trainable_parameters() > 0

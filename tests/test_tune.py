@@ -15,9 +15,10 @@ import pytest
 from optuna.trial import TrialState
 from sklearn.datasets import make_blobs
 
-from experiments import search_space, tune
+from experiments import search_space, study as mechanics, tune
+from experiments import tracking as run_tracking
 from experiments.config import RunConfig
-from experiments.tracking import this_machine, worker_id
+from experiments.study import this_machine, worker_id
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +69,11 @@ def trial_runs(client, experiment_id, study_name):
 # --- storages -------------------------------------------------------------------------
 
 def test_make_storage_takes_sqlalchemy_urls_and_journal_files(tmp_path):
-    rdb = tune.make_storage(f"sqlite:///{tmp_path / 'a.db'}")
+    rdb = mechanics.make_storage(f"sqlite:///{tmp_path / 'a.db'}")
     assert isinstance(rdb, optuna.storages.RDBStorage)
-    assert rdb.get_heartbeat_interval() == tune.HEARTBEAT_SECONDS
+    assert rdb.get_heartbeat_interval() == mechanics.HEARTBEAT_SECONDS
     for url in (str(tmp_path / "b.journal"), f"journal:{tmp_path / 'c.log'}"):
-        assert isinstance(tune.make_storage(url), optuna.storages.JournalStorage)
+        assert isinstance(mechanics.make_storage(url), optuna.storages.JournalStorage)
 
 
 @pytest.mark.parametrize("url, words", [
@@ -83,9 +84,9 @@ def test_make_storage_takes_sqlalchemy_urls_and_journal_files(tmp_path):
 def test_a_bad_storage_fails_fast_in_one_line_without_its_password(url, words):
     start = time.perf_counter()
     with pytest.raises(ConnectionError) as info:
-        tune.check_storage(url)
+        mechanics.check_storage(url)
     message = str(info.value)
-    assert time.perf_counter() - start < tune.CONNECT_TIMEOUT_SECONDS
+    assert time.perf_counter() - start < mechanics.CONNECT_TIMEOUT_SECONDS
     assert "\n" not in message and "hunter2" not in message
     for word in words:
         assert word in message
@@ -147,24 +148,24 @@ def test_room_counts_completed_and_running_trials(tmp_path):
     study.tell(study.ask(), 1.0)
     running = study.ask()
     running.set_user_attr("worker", worker_id())  # alive: this very process
-    assert tune._wait_for_room(study, 3)
-    assert not tune._wait_for_room(study, 1)  # full already
+    assert mechanics.wait_for_room(study, 3)
+    assert not mechanics.wait_for_room(study, 1)  # full already
     # One completed, one running that could complete: a second slot is not free yet.
     start = time.monotonic()
-    assert not tune._wait_for_room(study, 2, deadline=time.monotonic() + 0.1)
+    assert not mechanics.wait_for_room(study, 2, deadline=time.monotonic() + 0.1)
     assert time.monotonic() - start < 5
     # ...but a trial numbered before the running one does not wait for it.
-    assert tune._wait_for_room(study, 2, before=running.number)
+    assert mechanics.wait_for_room(study, 2, before=running.number)
 
 
 def test_a_waiting_worker_takes_over_when_the_running_trial_dies(tmp_path, monkeypatch):
-    monkeypatch.setattr(tune, "WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(mechanics, "WAIT_SECONDS", 0.05)
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'gate.db'}")
     study.tell(study.ask(), 1.0)
     orphan = study.ask()
     orphan.set_user_attr("worker", f"{this_machine()}#{dead_pid()}")
     lost = []
-    assert tune._wait_for_room(study, 2, on_lost=lambda s, t: lost.append(t.number))
+    assert mechanics.wait_for_room(study, 2, on_lost=lambda s, t: lost.append(t.number))
     assert study.trials[orphan.number].state == TrialState.FAIL
     assert lost == [orphan.number]
 
@@ -183,7 +184,7 @@ def test_recover_fails_a_dead_workers_trial_and_ends_its_runs(tmp_path, tracking
     trial.set_user_attr("mlflow_run_id", child.info.run_id)
     alive = client.create_run(experiment_id, tags={"study_name": "crashed", "worker": worker_id()})
 
-    tune.recover(study, experiment_id, "crashed")
+    run_tracking.recover(study, experiment_id, "crashed")
 
     assert study.trials[0].state == TrialState.FAIL
     assert client.get_run(child.info.run_id).info.status == "FAILED"
@@ -195,10 +196,10 @@ def test_recover_fails_a_dead_workers_trial_and_ends_its_runs(tmp_path, tracking
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_silent_worker_elsewhere_is_failed_by_the_heartbeat(tmp_path, tracking, monkeypatch):
     client, experiment_id = tracking
-    monkeypatch.setattr(tune, "HEARTBEAT_SECONDS", 1)
-    monkeypatch.setattr(tune, "GRACE_SECONDS", 1)
+    monkeypatch.setattr(mechanics, "HEARTBEAT_SECONDS", 1)
+    monkeypatch.setattr(mechanics, "GRACE_SECONDS", 1)
     config = config_for(tmp_path, study_name="silent")
-    study = tune.create_study(config, on_stale=tune._run_ender(experiment_id))
+    study = mechanics.create_study(config, on_stale=run_tracking.run_ender(experiment_id))
     parent = client.create_run(experiment_id, tags={"study_name": "silent", "worker": "elsewhere#1"})
     child = client.create_run(experiment_id, tags={"study_name": "silent", "stage": "trial",
                                                     "mlflow.parentRunId": parent.info.run_id})
@@ -206,10 +207,10 @@ def test_a_silent_worker_elsewhere_is_failed_by_the_heartbeat(tmp_path, tracking
     trial.set_user_attr("worker", "another-machine#4242")  # cannot be checked from here
     trial.set_user_attr("mlflow_run_id", child.info.run_id)
     study._storage.record_heartbeat(trial._trial_id)  # what Optuna's heartbeat thread writes
-    tune.fail_lost_trials(study)
+    mechanics.fail_lost_trials(study)
     assert study.trials[0].state == TrialState.RUNNING  # within its grace period
     time.sleep(2.5)
-    tune.fail_lost_trials(study)
+    mechanics.fail_lost_trials(study)
     assert study.trials[0].state == TrialState.FAIL
     assert client.get_run(child.info.run_id).info.status == "FAILED"
     assert client.get_run(parent.info.run_id).info.status == "KILLED"
@@ -217,8 +218,8 @@ def test_a_silent_worker_elsewhere_is_failed_by_the_heartbeat(tmp_path, tracking
 
 def test_workers_joining_one_study_get_distinct_sampler_seeds(tmp_path):
     study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'join.db'}")
-    assert [tune.join(study, w) for w in ("a#1", "b#2", "c#3")] == [0, 1, 2]
-    assert tune.join(study, "a#1") == 2  # joining again: now the latest
+    assert [mechanics.join(study, w) for w in ("a#1", "b#2", "c#3")] == [0, 1, 2]
+    assert mechanics.join(study, "a#1") == 2  # joining again: now the latest
 
 
 def test_a_worker_that_loses_the_race_to_create_the_experiment_still_logs_there(tmp_path, monkeypatch):
@@ -272,3 +273,17 @@ def test_log_corpus_survives_a_worker_that_created_the_same_dataset_first(tracki
     monkeypatch.setattr(mlflow, "log_input", broken)
     with pytest.raises(mlflow.exceptions.MlflowException, match="read-only"), mlflow.start_run():
         log_corpus(ag_news_small, "ag_news_test.csv")
+
+
+def test_pruned_trials_count_towards_n_trials_but_skipped_duplicates_do_not(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'count.db'}")
+    study.tell(study.ask(), 1.0)
+    study.tell(study.ask(), state=TrialState.PRUNED)  # it ran: its time is spent
+    assert not mechanics.wait_for_room(study, 2)
+    duplicate = study.ask()
+    duplicate.set_user_attr("duplicate_of", 0)
+    study.tell(duplicate, state=TrialState.PRUNED)
+    failed = study.ask()
+    study.tell(failed, state=TrialState.FAIL)
+    assert mechanics.wait_for_room(study, 3)
+    assert [mechanics.counts(t) for t in study.trials] == [True, True, False, False]

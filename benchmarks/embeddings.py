@@ -1,0 +1,283 @@
+"""Embedding precision: how much faster than a bare ``SentenceTransformer.encode``, and what it
+costs MiniLM + KMeans in ACC and NMI on AG News, StackOverflow and Biomedical.
+
+Routes (each a ``precision`` of ``clustering.embed.embed_texts`` unless marked):
+
+- **bare encode**: ``SentenceTransformer.encode(texts, batch_size=64, normalize_embeddings=True)``
+  on the float32 model, the baseline of every ratio;
+- **float32**: ``embed_texts`` as it was (cache off): the same numbers as the bare encode;
+- **bfloat16**: weights and activations in bfloat16, the embedding normalised in float32;
+- **int8**: PyTorch dynamic quantization of every linear layer, weights per output channel;
+- **int8 per tensor** (benchmark only): the same with one scale per weight matrix, the
+  route an earlier probe measured (cosine 0.94 to float32).
+
+Speed: on a seeded sample of ``--timing_texts`` texts per corpus, every route encodes the
+same texts in each of ``--rounds`` rounds, in an order that rotates from round to round; a
+route's ratio is the median over rounds of (bare encode time / its time) in the same round,
+so load that drifts between rounds cancels. sentence-transformers already sorts each call's
+texts by length before batching (so padding is small), for the bare encode as for us: no
+route gains from that here.
+
+Quality: each route embeds every text of each corpus once (cached on disk under a key of its
+own), then MiniLM + KMeans (``EmbeddingKMeans``, the suite's starting point, k = the true
+number of classes) runs with ``--n_seeds`` seeds; ACC and NMI are their means. Labels only
+score. A route **holds the quality** when its mean ACC and NMI are within 0.005 of float32's
+on every corpus, and **meets the goal** when it also runs at least 1.5x the bare encode. A
+control row clusters the float32 embeddings again with their rows shuffled: the same seeds
+then take other KMeans paths, so its change from float32 is what the seeds alone move the
+means by (on Biomedical, whose 20 clusters KMeans finds unreliably, as much as the tolerance).
+
+Results go to ``benchmarks/results/embeddings.json``; ``RESULTS.md`` is regenerated from it.
+
+    python -m benchmarks.embeddings                                   # all routes, all corpora
+    python -m benchmarks.embeddings --routes bfloat16 --corpora ag_news --timing_texts 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks import common
+from benchmarks.report import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL  # noqa: F401  (the table reads them too)
+
+SHARED_DATA = common.ROOT.parent / "shared" / "data"
+CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
+OUT = common.RESULTS_DIR / "embeddings.json"
+
+
+@dataclass(frozen=True)
+class EmbeddingsConfig:
+    routes: str = ",".join(ROUTES)
+    corpora: str = ",".join(CORPORA)
+    timing_texts: int = 400  # per corpus
+    rounds: int = 3
+    n_seeds: int = 5
+    batch_size: int = 64
+    quality: bool = True  # embed the full corpora and cluster them (slow the first time)
+
+    def route_list(self) -> list[str]:
+        return _pick(self.routes, ROUTES, "route")
+
+    def corpus_list(self) -> list[str]:
+        return _pick(self.corpora, CORPORA, "corpus")
+
+
+def _pick(text: str, known: dict, what: str) -> list[str]:
+    chosen = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in chosen if c not in known]
+    if bad:
+        raise ValueError(f"unknown {what}(s) {bad}; choose from {', '.join(known)}")
+    return chosen
+
+
+# -- the routes ---------------------------------------------------------------------------------
+def _per_tensor_int8_model():
+    """MiniLM with every linear layer dynamically quantized, one scale per weight matrix."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    from clustering.embed import load_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eager-mode quantization's notice that torchao is its future
+        # Not in place: a quantized copy; the cached float32 model stays as it is.
+        return quantize_dynamic(load_model(device="cpu"), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def encoders(routes: list[str], batch_size: int) -> dict:
+    """``route -> f(texts) -> (n, 384) float32``, uncached, every model loaded up front."""
+    from clustering.embed import embed_texts, load_model
+
+    out = {}
+    for route in routes:
+        if route == "bare":
+            model = load_model(device="cpu")
+            out[route] = lambda texts, m=model: np.asarray(
+                m.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False))
+        elif route == "int8_per_tensor":
+            model = _per_tensor_int8_model()
+            out[route] = lambda texts, m=model: _unit(m.encode(texts, batch_size=batch_size, show_progress_bar=False))
+        else:
+            load_model(device="cpu", precision=route)  # loading is not what is timed
+            out[route] = lambda texts, p=route: embed_texts(texts, batch_size=batch_size, cache_dir=False,
+                                                            device="cpu", show_progress=False, precision=p)
+    return out
+
+
+def _unit(emb) -> np.ndarray:
+    emb = np.asarray(emb, dtype=np.float32)
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+
+
+def full_embeddings(route: str, texts: list[str], batch_size: int) -> np.ndarray:
+    """All of a corpus' embeddings by ``route``, computed once and cached on disk."""
+    from clustering import embed
+
+    if route in ("bare", "float32"):
+        return embed.embed_texts(texts, batch_size=batch_size, device="cpu", show_progress=False)
+    if route in embed.PRECISIONS:
+        return embed.embed_texts(texts, batch_size=batch_size, device="cpu", show_progress=False, precision=route)
+    # A benchmark-only route: its own key, derived from the float32 one, in the same cache.
+    key = hashlib.sha256(f"{route}:{embed.cache_key(texts)}".encode()).hexdigest()
+    path = embed.default_cache_dir() / f"{key}.npy"
+    cached = embed._read_cache(path, len(texts))
+    if cached is not None:
+        return cached
+    emb = encoders([route], batch_size)[route](texts)
+    embed._write_cache(path, emb)
+    return emb
+
+
+# -- measuring ----------------------------------------------------------------------------------
+def time_routes(samples: dict[str, list[str]], fns: dict, rounds: int) -> dict:
+    """Seconds per (corpus, route, round); the route order rotates each round."""
+    routes = list(fns)
+    seconds = {c: {r: [] for r in routes} for c in samples}
+    for i in range(rounds):
+        order = routes[i % len(routes):] + routes[: i % len(routes)]
+        for corpus, texts in samples.items():
+            for route in order:
+                start = time.perf_counter()
+                fns[route](texts)
+                seconds[corpus][route].append(time.perf_counter() - start)
+    return seconds
+
+
+def cluster_scores(X: np.ndarray, labels: np.ndarray, seeds: list[int]) -> list[dict]:
+    """ACC and NMI of MiniLM + KMeans (k = the number of true classes) per seed."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from clustering.baselines import EmbeddingKMeans
+    from clustering.metrics import cluster_accuracy
+
+    k = len(np.unique(labels))
+    runs = []
+    for seed in seeds:
+        pred = EmbeddingKMeans(n_clusters=k, random_state=seed).fit(X).labels_
+        runs.append({"seed": seed, "acc": cluster_accuracy(labels, pred),
+                     "nmi": float(normalized_mutual_info_score(labels, pred))})
+    return runs
+
+
+def summarize(result: dict) -> dict:
+    """Per route: median ratio to the bare encode, texts/s, and the quality verdict."""
+    routes, corpora = result["config"]["route_list"], result["config"]["corpus_list"]
+    out = {}
+    for route in routes:
+        ratios, rates = [], []
+        for corpus in corpora:
+            t = result["seconds"][corpus]
+            ratios += [b / s for b, s in zip(t["bare"], t[route])]
+            rates.append(result["timing_texts"][corpus] / float(np.median(t[route])))
+        row = {"ratio": float(np.median(ratios)), "ratio_min": float(min(ratios)), "ratio_max": float(max(ratios)),
+               "texts_per_s": float(len(corpora) / np.sum([1 / r for r in rates]))}  # harmonic: same texts each
+        quality = result.get("quality") or {}
+        row.update(_quality_verdict(quality, route, corpora))
+        if "holds_quality" in row:
+            row["meets_goal"] = row["holds_quality"] and row["ratio"] >= SPEED_GOAL
+        out[route] = row
+    if all(CONTROL in (result.get("quality") or {}).get(c, {}) for c in corpora):
+        out[CONTROL] = _quality_verdict(result["quality"], CONTROL, corpora)
+    return out
+
+
+def _quality_verdict(quality: dict, route: str, corpora: list[str]) -> dict:
+    """Whether ``route``'s mean ACC and NMI are within the tolerance of float32's on every corpus,
+    and its largest change in each (signed)."""
+    deltas = [{m: float(np.mean([r[m] for r in quality[c][route]]) - np.mean([r[m] for r in quality[c]["float32"]]))
+               for m in ("acc", "nmi")}
+              for c in corpora if route in quality.get(c, {}) and "float32" in quality.get(c, {})]
+    if len(deltas) < len(corpora):
+        return {}
+    return {"holds_quality": all(abs(d[m]) <= QUALITY_TOLERANCE for d in deltas for m in d),
+            "worst_acc_delta": max((d["acc"] for d in deltas), key=abs),
+            "worst_nmi_delta": max((d["nmi"] for d in deltas), key=abs)}
+
+
+def run(config: EmbeddingsConfig, command: str, echo=print) -> dict:
+    from clustering.data import load_corpus
+
+    routes, corpora = config.route_list(), config.corpus_list()
+    if "bare" not in routes or "float32" not in routes:
+        raise ValueError("routes must include bare and float32: the ratios and deltas are taken against them")
+    threads = common.limit_threads()
+    data = {}
+    for name in corpora:
+        path = SHARED_DATA / CORPORA[name]
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: this benchmark needs the shared corpora beside the repository")
+        data[name] = load_corpus(path)
+    rng = np.random.default_rng(0)
+    samples = {c: [data[c].texts[i] for i in rng.choice(len(data[c].texts), min(config.timing_texts, len(data[c].texts)),
+                                                         replace=False)] for c in corpora}
+    echo(f"timing {len(routes)} routes on {sum(map(len, samples.values())):,} texts, {config.rounds} rounds, "
+         f"{threads} thread(s)")
+    fns = encoders(routes, config.batch_size)
+    ref = {c: fns["bare"](samples[c]) for c in corpora}  # also warms every code path up
+    cosine = {c: {r: (_unit(fns[r](samples[c])) * ref[c]).sum(1) for r in routes} for c in corpora}
+    seconds = time_routes(samples, fns, config.rounds)
+
+    quality = {}
+    if config.quality:
+        seeds = list(range(config.n_seeds))
+        for c in corpora:
+            quality[c] = {}
+            for route in routes:
+                if route == "bare":
+                    continue
+                start = time.perf_counter()
+                X = full_embeddings(route, data[c].texts, config.batch_size)
+                quality[c][route] = cluster_scores(X, np.asarray(data[c].labels), seeds)
+                acc = np.mean([r["acc"] for r in quality[c][route]])
+                nmi = np.mean([r["nmi"] for r in quality[c][route]])
+                echo(f"{c} {route}: ACC {acc:.4f} NMI {nmi:.4f} ({time.perf_counter() - start:.0f} s)")
+                if route == "float32":  # the control: same embeddings, rows in another order
+                    order = np.random.default_rng(1).permutation(len(X))
+                    quality[c][CONTROL] = cluster_scores(X[order], np.asarray(data[c].labels)[order], seeds)
+    result = {"config": {**dataclasses.asdict(config), "route_list": routes, "corpus_list": corpora},
+              "machine": common.machine_info(command), "n_texts": {c: len(data[c].texts) for c in corpora},
+              "timing_texts": {c: len(samples[c]) for c in corpora}, "seconds": seconds,
+              "cosine": {c: {r: {"mean": float(v.mean()), "min": float(v.min())} for r, v in cs.items()}
+                         for c, cs in cosine.items()},
+              "quality": quality}
+    result["summary"] = summarize(result)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.embeddings", description=__doc__.splitlines()[0])
+    for field in dataclasses.fields(EmbeddingsConfig):
+        kind = (lambda s: s.lower() in ("1", "true", "yes")) if field.type in (bool, "bool") else type(field.default)
+        parser.add_argument(f"--{field.name}", type=kind, default=field.default, help=f"default: {field.default}")
+    args = parser.parse_args(argv)
+    config = EmbeddingsConfig(**vars(args))
+    try:
+        config.route_list(), config.corpus_list()
+    except ValueError as exc:
+        parser.error(str(exc))
+    command = "python -m benchmarks.embeddings" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    result = run(config, command, echo=lambda line: print(line, flush=True))
+    common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    from benchmarks import report
+
+    print(report.markdown_table(report.embeddings_rows(result)))
+    for line in report.embeddings_verdicts(result):
+        print("-", line)
+    report.write_results_md()
+    print(f"{common.relative(OUT)} written; {common.relative(common.RESULTS_MD)} regenerated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""DEC and IDEC fit time at the seed report's settings: today's loops against the ones before issue 13.
+
+"Before" is the training code at commit ``BASELINE`` (``clustering/autoencoder.py`` and
+``clustering/dec.py``), read with ``git show`` and imported as modules of their own, so the
+comparison needs a git checkout but no frozen copy. Everything else (data, metrics, KMeans,
+thread limits) is shared.
+
+Every fit runs in a fresh process of its own, so each pays the same one-time costs and its
+``ru_maxrss`` is its own: the process's peak RSS after the fit, and how far the fit raised it
+above the peak after imports and data (the fit's own high-water mark). The processes are
+interleaved, before/after alternating which goes first from seed to seed, so both see the
+same load on a shared machine; the ratio of each pair is reported with its median.
+
+Settings: AE 384-256-128-64 + mirror, 20 pretraining epochs, batch 64, Adam 1e-3; 10 DEC
+epochs, Adam 1e-4, KMeans init (n_init=20), alpha 1; IDEC gamma 0.1. Data: the 7,600 AG News
+test embeddings (all-MiniLM-L6-v2, disk-cached).
+
+    python -m benchmarks.fit_speed                     # seeds 0-4, DEC and IDEC
+    python -m benchmarks.fit_speed --seeds 0 --models dec
+    python -m benchmarks.fit_speed --dynamo-loaded   # as in a process that already imported torch._dynamo
+    BENCH_THREADS=2 python -m benchmarks.fit_speed     # the ClustPy comparison's 2 threads
+
+Results: ``benchmarks/results/fit_speed.json`` (``fit_speed_threads<n>.json`` with
+``BENCH_THREADS=n``); ``RESULTS.md`` is regenerated from all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+
+from benchmarks import common
+
+BASELINE = "0f2c4c84d5dca46d2edae75a89dfbf406139c6ca"  # main before issue 13
+
+
+def result_path(threads: int, dynamo_loaded: bool = False):
+    """``fit_speed.json`` at the benchmarks' default of one thread and a fresh process;
+    ``_threads<n>`` and ``_dynamo`` in the name otherwise."""
+    name = "fit_speed" + ("" if threads == 1 else f"_threads{threads}") + ("_dynamo" if dynamo_loaded else "")
+    return common.RESULTS_DIR / f"{name}.json"
+
+# Issue 13 quotes, 2 threads, this machine: our DEC 9.5 s, ClustPy's DEC 11.8 s (ClustPy cannot
+# be installed beside the CPU torch, so it is compared through today's code).
+CLUSTPY_OVER_BASELINE = 11.8 / 9.5
+
+
+def baseline_modules(commit: str = BASELINE) -> types.ModuleType:
+    """Import ``clustering/autoencoder.py`` and ``clustering/dec.py`` as they were at ``commit``;
+    return the old ``dec`` module (its estimators call the old autoencoder module)."""
+    def source(path: str) -> str:
+        return subprocess.run(["git", "show", f"{commit}:{path}"], cwd=common.ROOT, check=True,
+                              capture_output=True, text=True).stdout
+
+    def load(name: str, text: str) -> types.ModuleType:
+        module = types.ModuleType(name)
+        module.__file__ = f"<{commit[:7]}:{name}>"
+        sys.modules[name] = module
+        exec(compile(text, module.__file__, "exec"), module.__dict__)
+        return module
+
+    load("_baseline_autoencoder", source("clustering/autoencoder.py"))
+    dec_source = source("clustering/dec.py")
+    old_import = "from clustering.autoencoder import"
+    if old_import not in dec_source:
+        raise RuntimeError(f"clustering/dec.py at {commit[:7]} does not import the autoencoder as expected")
+    return load("_baseline_dec", dec_source.replace(old_import, "from _baseline_autoencoder import"))
+
+
+def _estimator(version: str, model: str, seed: int):
+    if version == "before":
+        dec = baseline_modules()
+    else:
+        import clustering.dec as dec
+    cls = {"dec": dec.DEC, "idec": dec.IDEC}[model]
+    # The seed report's settings are the defaults; spelled out so a changed default shows here.
+    return cls(4, hidden_dims=(256, 128, 64), pretrain_epochs=20, epochs=10, batch_size=64, lr=1e-3,
+               dec_lr=1e-4, alpha=1.0, n_init=20, random_state=seed)
+
+
+def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False) -> dict:
+    """Fit once in this process and measure it (call in a fresh process: RSS is process-wide).
+
+    ``dynamo_loaded`` imports ``torch._dynamo`` before the fit, as a process that has already
+    built a ``torch.optim`` optimizer (or imported transformers) has: the code before issue 13
+    pays that import (about a second) inside its first fit, today's code never makes it.
+    """
+    common.limit_threads()
+    if dynamo_loaded:
+        import torch._dynamo  # noqa: F401
+    from clustering.metrics import cluster_accuracy
+    from sklearn.metrics import normalized_mutual_info_score
+
+    data = common.ag_news()
+    est = _estimator(version, model, seed)
+    import torch  # noqa: F401  (imported by both versions; loaded before the RSS mark)
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start, cpu_start = time.perf_counter(), time.process_time()
+    est.fit(data.X)
+    fit_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"version": version, "model": model, "seed": seed, "fit_s": fit_s, "cpu_s": cpu_s,
+            "acc": cluster_accuracy(data.labels, est.labels_),
+            "nmi": float(normalized_mutual_info_score(data.labels, est.labels_)),
+            "n_iter": int(est.n_iter_), "peak_rss_mib": rss_after / 1024, "fit_rss_rise_mib": (rss_after - rss_before) / 1024}
+
+
+def _child(version: str, model: str, seed: int, dynamo_loaded: bool) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child", f"{version},{model},{seed},{int(dynamo_loaded)}"]
+    env = {**os.environ, **common.thread_env(common.bench_threads()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    out = subprocess.run(cmd, cwd=common.ROOT, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Per model: mean time, ACC, NMI, peak RSS of each version, and the before/after ratios."""
+    out = {}
+    for model in sorted({r["model"] for r in runs}):
+        by = {v: {r["seed"]: r for r in runs if r["model"] == model and r["version"] == v} for v in ("before", "after")}
+        seeds = sorted(set(by["before"]) & set(by["after"]))
+        ratios = [by["before"][s]["fit_s"] / by["after"][s]["fit_s"] for s in seeds]
+        cpu_ratios = [by["before"][s]["cpu_s"] / by["after"][s]["cpu_s"] for s in seeds]
+        row = {"seeds": seeds, "ratios": ratios, "median_ratio": float(np.median(ratios)),
+               "cpu_ratios": cpu_ratios, "median_cpu_ratio": float(np.median(cpu_ratios)),
+               "ratio_of_means": float(np.mean([by["before"][s]["fit_s"] for s in seeds])
+                                       / np.mean([by["after"][s]["fit_s"] for s in seeds]))}
+        for v in ("before", "after"):
+            for key in ("fit_s", "cpu_s", "acc", "nmi", "peak_rss_mib", "fit_rss_rise_mib"):
+                row[f"{key}_{v}"] = float(np.mean([by[v][s][key] for s in seeds]))
+        row["after_over_clustpy"] = CLUSTPY_OVER_BASELINE ** -1 / row["median_ratio"]
+        out[model] = row
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fit_speed", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
+    parser.add_argument("--models", default="dec,idec", help="comma-separated, from dec, idec")
+    parser.add_argument("--dynamo-loaded", action="store_true",
+                        help="import torch._dynamo in each process before its fit (a long-lived process's state)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # version,model,seed,dynamo: one fit, JSON on stdout
+    args = parser.parse_args(argv)
+    if args.child:
+        version, model, seed, dynamo = args.child.split(",")
+        print(json.dumps(run_one(version, model, int(seed), dynamo == "1")))
+        return 0
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    models = [m.strip() for m in args.models.split(",")]
+    common.limit_threads()  # only so machine_info reports the children's threads
+    baseline_modules()  # fail here, not in a child, when the old code cannot be read
+    runs = []
+    for i, seed in enumerate(seeds):
+        for model in models:
+            for version in (("before", "after") if i % 2 == 0 else ("after", "before")):
+                r = _child(version, model, seed, args.dynamo_loaded)
+                runs.append(r)
+                print(f"{model:4s} seed {seed} {version:6s} {r['fit_s']:6.2f} s  ACC {r['acc']:.4f}  NMI {r['nmi']:.4f}  "
+                      f"peak RSS {r['peak_rss_mib']:.0f} MiB (+{r['fit_rss_rise_mib']:.0f} in fit)", flush=True)
+    command = "python -m benchmarks.fit_speed" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    result = {"machine": common.machine_info(command), "baseline": BASELINE, "seeds": seeds,
+              "dynamo_loaded": args.dynamo_loaded, "runs": runs,
+              "summary": summarise(runs)}
+    common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    result_path(common.bench_threads(), args.dynamo_loaded).write_text(json.dumps(result, indent=1) + "\n")
+    for model, s in result["summary"].items():
+        print(f"{model}: before {s['fit_s_before']:.2f} s, after {s['fit_s_after']:.2f} s, "
+              f"speed-up {s['median_ratio']:.2f}x (median of pairs), ACC {s['acc_before']:.4f} -> {s['acc_after']:.4f}, "
+              f"NMI {s['nmi_before']:.4f} -> {s['nmi_after']:.4f}, peak RSS {s['peak_rss_mib_before']:.0f} -> "
+              f"{s['peak_rss_mib_after']:.0f} MiB, {s['after_over_clustpy']:.2f}x ClustPy's time")
+    from benchmarks import report
+
+    print(f"{common.relative(report.write_results_md())} regenerated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

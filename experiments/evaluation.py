@@ -1,0 +1,88 @@
+"""One evaluation path: fit a model on what it takes, score it every way, summarise seeds.
+
+The study's trials, the baselines, the final evaluation and the benchmarks all measure a
+model here, so a number means the same wherever it is printed. Nothing here tracks.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from clustering.metrics import evaluate, silhouette
+from experiments.config import LABEL_FREE
+
+MINIMISE = {"davies_bouldin"}
+
+
+def direction(objective: str) -> str:
+    """Optuna's direction for the study's objective."""
+    return "minimize" if objective in MINIMISE else "maximize"
+
+
+def score(objective: str, labels_true, labels_pred, X_fixed, *, sample_size=None, random_state=0) -> float:
+    """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``."""
+    needs_labels = objective not in LABEL_FREE
+    if needs_labels and labels_true is None:
+        raise ValueError(f"objective={objective} needs true labels, but the data has none")
+    out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
+                   sample_size=sample_size, random_state=random_state)
+    return out[objective]
+
+
+def inputs(model, X, texts):
+    """What ``model`` fits on (its declared ``input_kind``): the texts, or the embeddings ``X``."""
+    if model.input_kind != "texts":
+        return X
+    if texts is None:
+        raise ValueError(f"{type(model).__name__} fits raw texts: pass texts=")
+    return texts
+
+
+def fit(model, X, texts=None, *, callback=None):
+    """Fit ``model`` on what it takes; returns it."""
+    return model.fit(inputs(model, X, texts), callback=callback)
+
+
+def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]:
+    """Every metric of a fitted model: label-based (when labels exist) and internal in the fixed
+    space ``X``, the silhouette in the model's own space, trainable weights, iterations."""
+    labels = model.labels_
+    out = evaluate(labels_true, labels, X, random_state=seed)
+    own, metric = model.clustering_space(inputs(model, X, texts))
+    out["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
+    out["n_parameters"] = float(model.n_trainable_parameters())
+    out["n_iter"] = float(model.n_iter_)
+    return out
+
+
+def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: str | None = None) -> dict[str, float]:
+    """``fit`` then ``metrics``, plus ``fit_seconds`` and, given one, the study's ``objective``."""
+    start = time.perf_counter()
+    fit(model, X, texts)
+    fit_seconds = time.perf_counter() - start
+    out = metrics(model, X, labels_true, texts, seed=seed)
+    out["fit_seconds"] = fit_seconds
+    if objective is not None:
+        out["objective"] = score(objective, labels_true, model.labels_, X, random_state=seed)
+    return out
+
+
+def mean_std(runs: list[dict], key: str) -> tuple[float, float]:
+    """Mean and (population) standard deviation of ``key`` over runs, NaN ignored; NaNs if none."""
+    values = [r[key] for r in runs if key in r and r[key] is not None and np.isfinite(r[key])]
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.mean(values)), float(np.std(values))
+
+
+def summarise(runs: list[dict], keys=None) -> dict[str, float]:
+    """``<key>_mean`` and ``<key>_std`` for every key (or those given) found in ``runs``."""
+    keys = keys if keys is not None else sorted({k for r in runs for k in r})
+    out = {}
+    for key in keys:
+        mean, std = mean_std(runs, key)
+        if np.isfinite(mean):
+            out[f"{key}_mean"], out[f"{key}_std"] = mean, std
+    return out

@@ -1,0 +1,109 @@
+"""Checks before any run starts: is the tracking server or database there, and what of a URL
+may be shown (passwords never are). A bad URL ends in one line, before anything is logged."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import mlflow
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?P<tail>@)")
+
+_PASSWORD_PARAM = re.compile(r"(?P<head>password=)(?P<secret>[^&\s]+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Replace passwords in URLs (``user:secret@host``, ``?password=secret``) with ``***``."""
+    text = _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}", str(text))
+    return _PASSWORD_PARAM.sub(lambda m: f"{m['head']}***", text)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``url`` with an explicit PostgreSQL driver where SQLAlchemy's default is not installed.
+
+    SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; the project installs psycopg2, so
+    a plain ``postgresql://`` URL is given the ``+psycopg2`` driver when psycopg is absent.
+    """
+    if not url.startswith(("postgresql://", "postgres://")):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is not None:
+        return url
+    return "postgresql+psycopg2://" + url.split("://", 1)[1]
+
+
+def check_tracking_server() -> None:
+    """Fail fast, in one line, when MLFLOW_TRACKING_URI names a server or database that does not answer."""
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith(("http://", "https://")):
+        uri = _credentials_to_env(uri)
+        _check_http(uri)
+    elif uri.startswith(("postgresql", "postgres://", "mysql", "mssql")):
+        url = sqlalchemy_url(uri)
+        if url != uri:
+            mlflow.set_tracking_uri(url)  # the same database, through the driver that is installed
+        _check_database(url, what="the MLflow tracking database")
+
+
+def _credentials_to_env(uri: str) -> str:
+    """Move ``user:password@`` out of an HTTP tracking URI into MLflow's basic-auth variables.
+
+    MLflow prints its tracking URI in every "View run at" line; without the credentials
+    in it, there is nothing to leak. Returns the URI now in use.
+    """
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username is None:
+        return uri
+    os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username)
+    if parts.password is not None:
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    os.environ["MLFLOW_TRACKING_URI"] = bare
+    mlflow.set_tracking_uri(bare)
+    return bare
+
+
+def _check_http(uri: str) -> None:
+    import base64
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(uri.rstrip("/") + "/health")
+    if os.environ.get("MLFLOW_TRACKING_USERNAME"):
+        token = base64.b64encode(f"{os.environ['MLFLOW_TRACKING_USERNAME']}:"
+                                 f"{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        urllib.request.urlopen(request, timeout=5)
+    except urllib.error.HTTPError:
+        return  # it answered; authentication and the like are MLflow's to report
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ConnectionError(
+            f"cannot reach the MLflow tracking server at {redact(uri)} ({redact(getattr(exc, 'reason', exc))}); "
+            "start it (e.g. scripts/local_cluster.sh up) or unset MLFLOW_TRACKING_URI to track locally"
+        ) from None
+
+
+def _check_database(url: str, *, what: str) -> None:
+    """Open and close one connection to ``url`` within a few seconds, or raise ConnectionError."""
+    import sqlalchemy
+
+    try:
+        timeout = {"connect_timeout": 10} if url.startswith(("postgres", "mysql")) else {}
+        engine = sqlalchemy.create_engine(url, connect_args=timeout, poolclass=sqlalchemy.pool.NullPool)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # a dozen kinds (driver missing, refused, bad password): one line for the user
+        raise ConnectionError(f"cannot connect to {what} at {redact(url)}: {first_line(exc)}; "
+                              "check the URL and that the database server is running") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, redacted; its type when it has none."""
+    text = str(exc).strip()
+    return redact(text.splitlines()[0] if text else type(exc).__name__)
