@@ -111,7 +111,7 @@ def test_callback_sees_every_round_and_can_stop(data):
     seen = []
     model = PseudoLabelClusterer(3, rounds=5, tol=0, n_init=2).fit(
         texts, embeddings=emb, callback=lambda r, logs: seen.append((r, sorted(logs))) or True)
-    assert seen == [(0, ["changed", "core", "largest"])] and model.n_iter_ == 1
+    assert seen == [(0, ["changed", "core", "labels", "largest", "stage"])] and model.n_iter_ == 1
 
 
 def test_refuses_bad_input(data):
