@@ -81,9 +81,10 @@ def cluster():
     print("\n" + "\n".join(f"{k}: {v}" for k, v in FIGURES.items()))
 
 
-def worker(tmp, ag_news_csv, storage, study_name, n_trials, *, tracking_uri, experiment, log_name, extra_env=None):
+def worker(tmp, ag_news_csv, storage, study_name, n_trials, *, tracking_uri, experiment, log_name, extra_env=None,
+           size=TINY):
     """Start one `python -m experiments tune` worker; its output goes to <tmp>/<log_name>."""
-    command = [sys.executable, "-m", "experiments", "tune", "--data", str(ag_news_csv), *TINY,
+    command = [sys.executable, "-m", "experiments", "tune", "--data", str(ag_news_csv), *size,
                "--n_trials", str(n_trials), "--storage", storage, "--study_name", study_name,
                "--experiment_name", experiment]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "CLUSTERING_CACHE_DIR": str(tmp / "embeddings"),
@@ -190,7 +191,10 @@ def test_no_password_in_the_tracking_store_the_artifacts_or_the_output(cluster, 
 def test_a_worker_killed_mid_trial_is_recovered_by_rerunning_the_command(cluster, ag_news_csv, tmp_path):
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     storage = cluster.storage(with_password=True)
-    args = dict(tracking_uri=tracking, experiment="resume")
+    # Trials long enough to be caught running (the seed report's DEC on 2,000 texts: seconds);
+    # on TINY data the fused training loops finish a trial between two looks.
+    args = dict(tracking_uri=tracking, experiment="resume",
+                size=["--n_per_class", "500", "--max_pretrain_epochs", "20", "--max_epochs", "10", "--n_seeds", "1"])
     first = worker(tmp_path, ag_news_csv, storage, "resume", 2, log_name="first.log", **args)
     study = None
     deadline = time.monotonic() + 240
