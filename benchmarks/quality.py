@@ -28,8 +28,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks import common
 
 # The table's rows: the suite's methods (experiments.methods) under the keys this benchmark

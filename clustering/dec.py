@@ -142,7 +142,6 @@ class DEC(ClusteringEstimator):
         raised there (e.g. Optuna's ``TrialPruned``) propagates.
         """
         import torch
-        from sklearn.cluster import KMeans
 
         from clustering.autoencoder import encode, pretrained_autoencoder
 

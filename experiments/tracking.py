@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +17,7 @@ import warnings
 from pathlib import Path
 
 import mlflow
+from optuna.trial import TrialState
 
 from experiments.preflight import check_tracking_server, first_line, redact  # noqa: F401  (redact: used by callers)
 from experiments.study import fail_lost_trials, is_dead_here, worker_id
