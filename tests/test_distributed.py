@@ -29,6 +29,9 @@ pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "local_cluster.sh"
 TINY = ["--n_per_class", "25", "--max_pretrain_epochs", "5", "--max_epochs", "2", "--n_seeds", "1"]
+# Trials that last seconds (the seed report's DEC on 2,000 texts), for the tests that need a
+# trial to be caught running or two workers to overlap: on TINY data a trial ends in a blink.
+SECONDS = ["--n_per_class", "500", "--max_pretrain_epochs", "20", "--max_epochs", "10", "--n_seeds", "1"]
 FIGURES = {}  # scenario -> trials completed / lost / duplicated, printed at the end
 
 
@@ -131,7 +134,7 @@ def two_workers(cluster, ag_news_csv, tmp_path_factory):
     tracking = f"http://dtc:{cluster.password}@127.0.0.1:{cluster.mlflow_port}"
     storage = cluster.storage(with_password=True)
     procs = [worker(tmp, ag_news_csv, storage, "pair", 3, tracking_uri=tracking, experiment="distributed",
-                    log_name=f"worker{i}.log") for i in (1, 2)]
+                    log_name=f"worker{i}.log", size=SECONDS) for i in (1, 2)]
     codes = [finish(p) for p in procs]
     outputs = [(tmp / f"worker{i}.log").read_text() for i in (1, 2)]
     client = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{cluster.mlflow_port}")
@@ -191,10 +194,7 @@ def test_no_password_in_the_tracking_store_the_artifacts_or_the_output(cluster, 
 def test_a_worker_killed_mid_trial_is_recovered_by_rerunning_the_command(cluster, ag_news_csv, tmp_path):
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     storage = cluster.storage(with_password=True)
-    # Trials long enough to be caught running (the seed report's DEC on 2,000 texts: seconds);
-    # on TINY data the fused training loops finish a trial between two looks.
-    args = dict(tracking_uri=tracking, experiment="resume",
-                size=["--n_per_class", "500", "--max_pretrain_epochs", "20", "--max_epochs", "10", "--n_seeds", "1"])
+    args = dict(tracking_uri=tracking, experiment="resume", size=SECONDS)
     first = worker(tmp_path, ag_news_csv, storage, "resume", 2, log_name="first.log", **args)
     study = None
     deadline = time.monotonic() + 240
