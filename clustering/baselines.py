@@ -90,7 +90,8 @@ class TfidfKMeans(ClusteringEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Student-t soft assignment to the centres (DEC's eq. 1, alpha = 1), rows summing to 1."""
-        return _student_t(self.kmeans_.transform(self.transform(X)))
+        Z = self.transform(X)  # checks it is fitted first
+        return _student_t(self.kmeans_.transform(Z))
 
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for each text in ``X``."""
@@ -141,9 +142,8 @@ class EmbeddingKMeans(ClusteringEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Student-t soft assignment to the centres (DEC's eq. 1, alpha = 1), rows summing to 1."""
-        dist2 = ((self.transform(X)[:, None, :] - self.cluster_centers_[None]) ** 2).sum(-1)
-        q = 1.0 / (1.0 + dist2)
-        return q / q.sum(1, keepdims=True)
+        Z = self.transform(X)  # checks it is fitted first
+        return _student_t(self.kmeans_.transform(Z))
 
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for each row of ``X``."""
@@ -245,7 +245,8 @@ class AutoEncoderKMeans(ClusteringEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Student-t soft assignment to the latent centres (DEC's eq. 1, alpha = 1), rows summing to 1."""
-        return _student_t(self.kmeans_.transform(self.transform(X)))
+        Z = self.transform(X)  # checks it is fitted first
+        return _student_t(self.kmeans_.transform(Z))
 
     def predict(self, X) -> np.ndarray:
         """Nearest fitted centre (n_samples,) for the latent code of each row of ``X``."""

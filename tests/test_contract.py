@@ -76,8 +76,9 @@ def test_clone_and_params_round_trip(make):
 
 def test_unfitted_refuses_to_predict(make, data):
     model = make(0)
-    with pytest.raises(NotFittedError):
-        model.predict(inputs(model, data))
+    for method in (model.predict, model.predict_proba, model.transform):
+        with pytest.raises(NotFittedError):
+            method(inputs(model, data))
 
 
 def test_fit_sets_the_contracts_attributes(make, data):
