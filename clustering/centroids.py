@@ -55,6 +55,8 @@ class CentroidAssigner(TransformerMixin, ClusterMixin, BaseEstimator):
     ``temperature`` (``centroid_proba``), ``transform`` the embeddings unchanged (they are the latent space).
     """
 
+    input_kind = "embeddings"  # what the registered model hands it (clustering.base's declaration)
+
     def __init__(self, n_clusters: int = 4, *, temperature: float = 0.1):
         self.n_clusters = n_clusters
         self.temperature = temperature

