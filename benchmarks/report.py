@@ -539,10 +539,6 @@ UNGUARDED = "pseudo-labelling, rounds always kept (select=None)"
 GOALS = {"ag_news": {"acc": 0.89, "nmi": 0.70}, "stackoverflow": {"acc": 0.84}, "biomedical": {"acc": 0.55}}  # issue 14
 
 
-def _ms(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
-
-
 def sota_markdown(result: dict) -> str:
     """Per corpus: ACC / NMI mean ± std over seeds, time per seed and peak RSS per method."""
     from experiments.report import PUBLISHED
@@ -561,7 +557,7 @@ def sota_markdown(result: dict) -> str:
             runs = row["runs"]
             secs = [r["seconds"] for r in runs if "seconds" in r]
             rows.append({"corpus": key, "texts": f"{case['n_texts']:,}", "k": case["k"], "method": name,
-                         "seeds": len(runs), "ACC": _ms([r["acc"] for r in runs]), "NMI": _ms([r["nmi"] for r in runs]),
+                         "seeds": len(runs), "ACC": _mean_std(runs, "acc"), "NMI": _mean_std(runs, "nmi"),
                          "s / seed": f"{np.mean(secs):.1f} ± {np.std(secs):.1f}" if secs else "(same fits)",
                          "s / 10k texts": f"{np.mean(secs) * 1e4 / case['n_texts']:.1f}" if secs else "",
                          "peak RSS MiB": f"{row['peak_rss_mib']:.0f}" if secs else ""})

@@ -188,8 +188,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         F = self._features(emb, tfidf)
 
         self.kmeans_ = self._kmeans(F, seed)
-        dist2 = ((F[:, None, :] - self.kmeans_.cluster_centers_[None]) ** 2).sum(-1)
-        P = _softmax(-dist2 / _INIT_TEMPERATURE)
+        P = self._kmeans_posterior(F)
         labels = self.kmeans_.labels_
         target = size_prior(np.bincount(labels, minlength=self.n_clusters), self.balance)
         self.classifier_, self.history_ = None, {"changed": [], "core": [], "largest": []}
@@ -236,7 +235,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         """Posterior (n, n_clusters): the last round's classifier, or k-means' softmax when its partition was kept."""
         F = self.transform(X, embeddings=embeddings)
         if not self.use_rounds_:
-            return _softmax(-((F[:, None, :] - self.kmeans_.cluster_centers_[None]) ** 2).sum(-1) / _INIT_TEMPERATURE)
+            return self._kmeans_posterior(F)
         P = np.zeros((len(F), self.n_clusters))
         P[:, self.classifier_.classes_] = self.classifier_.predict_proba(F)
         return P
@@ -251,6 +250,11 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if not self.use_rounds_:
             return 0
         return int(self.classifier_.coef_.size + self.classifier_.intercept_.size)
+
+    def _kmeans_posterior(self, F: np.ndarray) -> np.ndarray:
+        """Softmax of minus the squared distances to the k-means centres, at ``_INIT_TEMPERATURE``."""
+        dist2 = ((F[:, None, :] - self.kmeans_.cluster_centers_[None]) ** 2).sum(-1)
+        return _softmax(-dist2 / _INIT_TEMPERATURE)
 
     def _kmeans(self, F: np.ndarray, seed: int) -> KMeans:
         sample = np.arange(len(F))

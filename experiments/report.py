@@ -36,16 +36,10 @@ SEED_REPORT = [{"method": f"seed report: {p['method']}", **{k: p[k] for k in ("p
 
 def summarise(per_seed: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
     """Mean and std over seeds: one row per method, columns ``<metric>_mean``/``_std``."""
-    rows = []
-    for method, runs in per_seed.items():
-        row = {"method": method, "n_seeds": len(runs)}
-        for col in COLUMNS:
-            values = [r[col] for r in runs if col in r and np.isfinite(r[col])]
-            if values:
-                row[f"{col}_mean"] = float(np.mean(values))
-                row[f"{col}_std"] = float(np.std(values))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    from experiments.evaluation import summarise as mean_std
+
+    return pd.DataFrame([{"method": method, "n_seeds": len(runs), **mean_std(runs, COLUMNS)}
+                         for method, runs in per_seed.items()])
 
 
 def comparison_table(summary: pd.DataFrame, *, with_seed_report: bool = True) -> pd.DataFrame:

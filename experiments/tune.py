@@ -14,6 +14,7 @@ parent run).
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -45,8 +46,6 @@ class _Untracked:
         pass
 
     def trial(self, trial, config, n_clusters):
-        import contextlib
-
         return contextlib.nullcontext(_NullTrialLog())
 
 
