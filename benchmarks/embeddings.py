@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks import common
-from benchmarks.report import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL  # noqa: F401  (the table reads them too)
+from benchmarks.report import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL
 
 SHARED_DATA = common.ROOT.parent / "shared" / "data"
 CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common
-from benchmarks.report import goals, scale_table  # noqa: F401  (the table lives with the others)
+from benchmarks.report import goals, scale_table
 
 DEFAULT_SIZES = (7_600, 30_000, 120_000, 1_000_000)
 

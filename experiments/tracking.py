@@ -19,7 +19,7 @@ from pathlib import Path
 import mlflow
 from optuna.trial import TrialState
 
-from experiments.preflight import check_tracking_server, first_line, redact  # noqa: F401  (redact: used by callers)
+from experiments.preflight import check_tracking_server, first_line, redact
 from experiments.study import fail_lost_trials, is_dead_here, worker_id
 
 
