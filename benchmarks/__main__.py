@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` (``make bench``): the speed, scale, quality, selection, embeddings, run_speed and sota parts in turn.
+"""``python -m benchmarks`` (``make bench``): the speed, fit_speed, training_precision, scale, quality, selection, embeddings, run_speed and sota parts in turn.
 
 Each part runs in its own process, writes its raw results to ``benchmarks/results/`` and
 regenerates ``benchmarks/RESULTS.md``; this driver adds how long each part took.
@@ -20,6 +20,7 @@ PARTS = {
     "speed": ["-m", "pytest", "benchmarks/test_speed.py", "-q",
               f"--benchmark-json={common.relative(common.RESULTS_DIR / 'speed.json')}", "--benchmark-autosave"],
     "fit_speed": ["-m", "benchmarks.fit_speed"],
+    "training_precision": ["-m", "benchmarks.training_precision"],
     "scale": ["-m", "benchmarks.scale"],
     "quality": ["-m", "benchmarks.quality"],
     "selection": ["-m", "benchmarks.selection"],

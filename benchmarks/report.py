@@ -449,6 +449,7 @@ make bench                       # every part: python -m benchmarks
 # or one part at a time (each regenerates this file):
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks --parts speed     # pytest-benchmark, JSON in benchmarks/results/speed.json
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.fit_speed         # DEC/IDEC fit, code before issue 13 vs now, seeds 0-4, one process per fit
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.training_precision  # DEC/IDEC trained in float32 vs bfloat16 products, 3 corpora, 5 seeds
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.scale             # 7,600 .. 1,000,000 rows
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality           # >= 5 seeds, logged to MLflow experiment `benchmark`
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, StackOverflow, Biomedical x full, 1,000: the starting point, each score's rho
@@ -531,6 +532,33 @@ def fit_speed_markdown(result: dict) -> str:
                         markdown_table(rows), "\n".join(lines)])
 
 
+# -- training precision (benchmarks.training_precision) ---------------------------------------------
+def training_precision_markdown(result: dict) -> str:
+    """Per (corpus, model): ACC/NMI in float32 and bfloat16 training, paired differences, time ratio."""
+    rows, verdicts = [], []
+    for case in result["cases"].values():
+        s, n = case["summary"], len(case["runs"]["float32"])
+        row = {"corpus": _CORPUS_NAMES.get(case["corpus"], case["corpus"]), "texts": f"{case['n_texts']:,}",
+               "model": case["model"].upper(), "seeds": n}
+        for p in ("float32", "bfloat16"):
+            row[f"ACC {p}"] = f"{s[f'acc_{p}']:.4f} ± {s[f'acc_{p}_std']:.4f}"
+            row[f"NMI {p}"] = f"{s[f'nmi_{p}']:.4f} ± {s[f'nmi_{p}_std']:.4f}"
+        for key in ("acc", "nmi"):
+            row[f"{key.upper()} bf16 - fp32 (paired, ± s.e.)"] = f"{s[f'{key}_diff']:+.4f} ± {s[f'{key}_diff_se']:.4f}"
+        row["fit s fp32 / bf16"] = f"{s['seconds_float32']:.2f} / {s['seconds_bfloat16']:.2f} ({s['speedup']:.2f}x)"
+        rows.append(row)
+        held = all(abs(s[f"{k}_diff"]) <= GOAL_METRIC_DELTA for k in ("acc", "nmi"))
+        verdicts.append(f"- {row['corpus']} {row['model']}: {'holds' if held else 'does NOT hold'} the quality "
+                        f"(|mean difference| <= {GOAL_METRIC_DELTA} in ACC and NMI)")
+    return "\n\n".join([
+        _machine_line(result.get("machine")),
+        "The seed report's DEC and IDEC settings, k = the true number of classes, cached MiniLM embeddings; each "
+        "seed fitted in both precisions, interleaved, in one process (every fit pays its own pretraining). "
+        "bfloat16 = the training's matrix products in bfloat16, accumulated in float32; weights, Adam, losses "
+        "and targets in float32. Differences are paired by seed (same seed, same initial weights).",
+        markdown_table(rows), "\n".join(verdicts)])
+
+
 # -- sota (benchmarks.sota) ------------------------------------------------------------------------
 SOTA_METHODS = {"kmeans": "MiniLM + KMeans", "dec": "DEC (seed report settings)",
                 "pseudolabel": "pseudo-labelling (PseudoLabelClusterer defaults)"}
@@ -604,6 +632,10 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     run_speed = _read("run_speed.json", results_dir)
     parts += ["## The default `make run`, cold: before and after issue 13",
               run_speed_markdown(run_speed) if run_speed else "_not run yet_"]
+    training_precision = _read("training_precision.json", results_dir)
+    if training_precision:
+        parts += ["## Training precision: DEC and IDEC in float32 and bfloat16",
+                  training_precision_markdown(training_precision)]
     embeddings = _read("embeddings.json", results_dir)
     parts += ["## Embedding precision: speed against a bare encode, and what it costs in ACC/NMI",
               embeddings_markdown(embeddings) if embeddings else "_not run yet_"]

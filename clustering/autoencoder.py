@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from clustering._train import adam, batch_indices
+from clustering._train import adam, batch_indices, forward, resolve_precision
 from clustering._utils import check_embeddings, resolve_device, torch_generator
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
@@ -87,21 +87,26 @@ def pretrain(
     device=None,
     random_state: int = 0,
     callback: EpochCallback | None = None,
+    precision: str = "float32",
 ) -> list[float]:
     """Train ``model`` to reconstruct ``X`` (n_samples, input_dim) with MSE and Adam.
 
     Returns the mean training loss of every epoch. ``callback(epoch, {"loss": ...})`` is
     called after each epoch (epochs count from 1); if it returns ``True`` training stops
     early (a pruner's way in). Raises ``FloatingPointError`` when the loss diverges.
+    ``precision`` is the matrix products' arithmetic (``clustering._train.PRECISIONS``):
+    ``"bfloat16"`` multiplies in bfloat16 and keeps weights, optimizer and loss in float32.
     """
     X = check_embeddings(X, n_features=model.input_dim)
     device = resolve_device(device)
+    precision = resolve_precision(precision, device)
     torch.manual_seed(random_state)
     model.to(device).train()
     data = torch.from_numpy(X).to(device)
     opt = adam(model.parameters(), lr=lr, weight_decay=weight_decay, device=device)
     gen = torch_generator(random_state)
     skip_single = _has_batch_norm(model)  # BatchNorm cannot train on a single sample
+    encoder, decoder = forward(model.encoder, precision), forward(model.decoder, precision)
     history: list[float] = []
     for epoch in range(1, epochs + 1):
         # Summed on the device and read once per epoch: a per-step .item() waits for the step.
@@ -110,7 +115,7 @@ def pretrain(
             batch = data.index_select(0, idx)
             if skip_single and len(batch) == 1:
                 continue
-            _, recon = model(batch)
+            recon = decoder(encoder(batch))
             loss = nn.functional.mse_loss(recon, batch)
             opt.zero_grad()
             loss.backward()
@@ -145,6 +150,7 @@ def pretrained_autoencoder(
     device=None,
     random_state: int = 0,
     callback: EpochCallback | None = None,
+    precision: str = "float32",
 ) -> tuple[AutoEncoder, list[float]]:
     """Seed torch, build ``AutoEncoder(X.shape[1], hidden_dims)`` and ``pretrain`` it: what
     DEC, IDEC and AE + KMeans start from. Returns the model (eval mode) and its epoch losses.
@@ -158,15 +164,17 @@ def pretrained_autoencoder(
     """
     X = check_embeddings(X)
     device = resolve_device(device)
+    precision = resolve_precision(precision, device)
 
     def build() -> AutoEncoder:
         torch.manual_seed(random_state)  # the initial weights are random too
         return AutoEncoder(X.shape[1], tuple(hidden_dims), activation=activation, batch_norm=batch_norm,
                            dropout=dropout)
 
-    train = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, random_state=random_state)
+    train = dict(batch_size=batch_size, lr=lr, weight_decay=weight_decay, device=device, random_state=random_state,
+                 precision=precision)
     key = (hashlib.sha1(X.data).hexdigest(), X.shape, tuple(hidden_dims), activation, bool(batch_norm),
-           float(dropout), int(epochs), int(batch_size), float(lr), float(weight_decay), int(random_state))
+           float(dropout), int(epochs), int(batch_size), float(lr), float(weight_decay), int(random_state), precision)
     remembered = _PRETRAINED.get(key) if device.type == "cpu" else None
     if remembered is not None:
         state, losses, rng = remembered

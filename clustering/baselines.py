@@ -161,7 +161,8 @@ class AutoEncoderKMeans(ClusteringEstimator):
     (n_samples, hidden_dims[-1]). Attributes: ``autoencoder_``, ``history_``
     (``{"ae_loss": [loss per epoch]}``), ``kmeans_``, ``labels_``, ``cluster_centers_``
     (n_clusters, latent_dim; in latent space), ``inertia_``, ``n_features_in_``, ``n_iter_``
-    (Lloyd iterations of the best k-means restart).
+    (Lloyd iterations of the best k-means restart). ``precision``: the pretraining's matrix
+    products, as in ``DEC``.
     """
 
     space_metric = "euclidean"
@@ -179,6 +180,7 @@ class AutoEncoderKMeans(ClusteringEstimator):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         n_init: int = 10,
+        precision: str = "float32",
         device=None,
         random_state=0,
     ):
@@ -192,6 +194,7 @@ class AutoEncoderKMeans(ClusteringEstimator):
         self.lr = lr
         self.weight_decay = weight_decay
         self.n_init = n_init
+        self.precision = precision
         self.device = device
         self.random_state = random_state
 
@@ -219,6 +222,7 @@ class AutoEncoderKMeans(ClusteringEstimator):
             weight_decay=self.weight_decay,
             device=self.device,
             random_state=seed,
+            precision=self.precision,
             callback=None if callback is None else
             lambda epoch, logs: callback(epoch, {"stage": "pretrain", "ae_loss": logs["loss"]}),
         )

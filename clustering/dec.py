@@ -73,6 +73,11 @@ class DEC(ClusteringEstimator):
     stops after ``patience`` updates without a better one; the score is computed on a seeded
     sample of ``monitor_sample`` rows.
 
+    ``precision`` is the training's arithmetic for matrix products, in both stages:
+    ``"float32"``, ``"bfloat16"`` (products in bfloat16, accumulated in float32; weights,
+    optimizer, losses and the target distribution stay float32) or ``"auto"`` (bfloat16
+    where the device computes it natively). Prediction is float32 either way.
+
     Fitted attributes: ``cluster_centers_`` (k, latent_dim), ``labels_`` (n,),
     ``history_`` (dict of per-epoch lists: ``ae_loss``, ``cluster_loss``, ``label_change``,
     and ``monitor`` with early stopping), ``n_iter_`` (DEC epochs run), ``best_iter_``
@@ -106,6 +111,7 @@ class DEC(ClusteringEstimator):
         early_stopping: bool = False,
         patience: int = 2,
         monitor_sample: int = 2000,
+        precision: str = "float32",
         device=None,
         random_state=0,
     ):
@@ -128,6 +134,7 @@ class DEC(ClusteringEstimator):
         self.early_stopping = early_stopping
         self.patience = patience
         self.monitor_sample = monitor_sample
+        self.precision = precision
         self.device = device
         self.random_state = random_state
 
@@ -165,7 +172,7 @@ class DEC(ClusteringEstimator):
         ae, self.history_["ae_loss"] = pretrained_autoencoder(
             X, self.hidden_dims, activation=self.activation, batch_norm=self.batch_norm, dropout=self.dropout,
             epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            device=device, random_state=seed, callback=pretrain_callback,
+            device=device, random_state=seed, callback=pretrain_callback, precision=self.precision,
         )
         self.autoencoder_ = ae
         Z = encode(ae, X, device=device)
@@ -194,12 +201,14 @@ class DEC(ClusteringEstimator):
         import torch
         import torch.nn.functional as F
 
-        from clustering._train import adam, batch_indices
+        from clustering._train import adam, batch_indices, forward, resolve_precision
 
         params = list(ae.encoder.parameters()) + [centers]
         if self._reconstruction:
             params += list(ae.decoder.parameters())
         opt = adam(params, lr=self.dec_lr, device=device)
+        precision = resolve_precision(self.precision, device)
+        encoder, decoder = forward(ae.encoder, precision), forward(ae.decoder, precision)
         data = torch.from_numpy(X).to(device)
         gen = torch_generator(seed + 1)
         step0 = len(self.history_["ae_loss"])
@@ -227,10 +236,9 @@ class DEC(ClusteringEstimator):
                 if len(idx) == 1 and self.batch_norm:
                     continue
                 batch = data.index_select(0, idx)
-                if self._reconstruction:
-                    z, recon = ae(batch)
-                else:  # DEC's loss never reads the decoder: skip its forward pass
-                    z = ae.encoder(batch)
+                z = encoder(batch)
+                if self._reconstruction:  # DEC's loss never reads the decoder: no forward pass
+                    recon = decoder(z)
                 kl = F.kl_div(soft_assignment(z, centers, self.alpha).log(), p.index_select(0, idx), reduction="batchmean")
                 loss = kl
                 if self._reconstruction:
@@ -290,6 +298,10 @@ class DEC(ClusteringEstimator):
                 raise ValueError(f"{name} must be positive; got {getattr(self, name)!r}")
         if self.init not in ("latent", "input"):
             raise ValueError(f"init must be 'latent' or 'input'; got {self.init!r}")
+        from clustering._train import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         for name in ("patience", "monitor_sample"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -344,6 +356,7 @@ class IDEC(DEC):
         early_stopping: bool = False,
         patience: int = 2,
         monitor_sample: int = 2000,
+        precision: str = "float32",
         device=None,
         random_state=0,
     ):
@@ -352,7 +365,7 @@ class IDEC(DEC):
             batch_size=batch_size, lr=lr, dec_lr=dec_lr, update_interval=update_interval, tol=tol,
             activation=activation, batch_norm=batch_norm, dropout=dropout, weight_decay=weight_decay,
             n_init=n_init, init=init, early_stopping=early_stopping, patience=patience,
-            monitor_sample=monitor_sample, device=device, random_state=random_state,
+            monitor_sample=monitor_sample, precision=precision, device=device, random_state=random_state,
         )
         self.gamma = gamma
 

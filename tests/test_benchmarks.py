@@ -408,3 +408,22 @@ def test_sota_markdown_rows_and_goal_gaps():
     text = report.sota_markdown(result)
     assert "| stackoverflow | 20,000 | 20 | MiniLM + KMeans | 2 | 0.710 ± 0.010 | 0.500 ± 0.000 | 3.0 ± 1.0 | 1.5 | 500 |" in text
     assert "ACC 0.850 vs 0.84 (+0.010)" in text
+
+
+def test_training_precision_pairs_seeds_and_judges_each_case():
+    from benchmarks import training_precision
+
+    def runs(accs, secs):
+        return [{"seed": i, "acc": a, "nmi": a - 0.2, "seconds": s} for i, (a, s) in enumerate(zip(accs, secs))]
+
+    close = {"float32": runs([0.80, 0.82], [4.0, 4.2]), "bfloat16": runs([0.806, 0.822], [2.0, 2.1])}
+    far = {"float32": runs([0.80, 0.82], [4.0, 4.0]), "bfloat16": runs([0.70, 0.74], [2.0, 2.0])}
+    s = training_precision.summarise(close)
+    assert s["acc_diff"] == pytest.approx(0.004) and s["speedup"] == pytest.approx(8.2 / 4.1)
+    assert s["acc_diff_se"] == pytest.approx(np.std([0.006, 0.002], ddof=1) / np.sqrt(2))
+    result = {"machine": None, "cases": {
+        f"ag_news/{m}": {"corpus": "ag_news", "model": m, "n_texts": 7600, "k": 4, "runs": r,
+                         "summary": training_precision.summarise(r)} for m, r in (("dec", close), ("idec", far))}}
+    md = report.training_precision_markdown(result)
+    assert "AG News DEC: holds the quality" in md and "AG News IDEC: does NOT hold" in md
+    assert "+0.0040 ± 0.0020" in md and "(2.00x)" in md

@@ -204,3 +204,25 @@ def test_input_kmeans_is_remembered_per_input_and_settings(blobs):
     assert (b >= 0).all() and len(dec._INPUT_KMEANS) <= 4
     other = dec._input_kmeans(X + 1.0, 4, 2, 0)  # another input is another entry
     assert adjusted_rand_score(b, other) == 1.0 and len({k[0] for k in dec._INPUT_KMEANS}) >= 2
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_bfloat16_training_recovers_blobs_and_predicts_in_float32(cls, blobs):
+    X, y = blobs
+    model = cls(4, **FAST, precision="bfloat16").fit(X)
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+    assert model.predict_proba(X).dtype == np.float32
+    again = cls(4, **FAST, precision="bfloat16").fit(X)
+    assert np.array_equal(model.labels_, again.labels_)  # seeded, bfloat16 or not
+
+
+def test_precision_is_checked_and_keys_the_pretraining_memo(blobs):
+    from clustering.autoencoder import pretrained_autoencoder
+
+    X = blobs[0]
+    with pytest.raises(ValueError, match="precision must be one of"):
+        DEC(4, **FAST, precision="half").fit(X)
+    kw = dict(epochs=2, batch_size=32, random_state=0)
+    fp32, _ = pretrained_autoencoder(X, (16, 4), **kw)
+    bf16, _ = pretrained_autoencoder(X, (16, 4), precision="bfloat16", **kw)
+    assert not torch.equal(fp32.encoder[0].weight, bf16.encoder[0].weight)

@@ -56,3 +56,71 @@ def test_pretraining_in_a_fresh_process_does_not_import_dynamo():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.strip() == "False"
+
+
+# -- training precision --------------------------------------------------------------------------
+from clustering._train import _LinearReluStack, forward, resolve_precision  # noqa: E402
+
+
+def _stack(batch_norm=False):
+    torch.manual_seed(0)
+    layers = [torch.nn.Linear(12, 8)] + ([torch.nn.BatchNorm1d(8)] if batch_norm else []) + [
+        torch.nn.ReLU(), torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)]
+    return torch.nn.Sequential(*layers)
+
+
+def _grads(stack, fn, x):
+    stack.zero_grad()
+    x = x.clone().requires_grad_(True)
+    out = fn(x)
+    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+    return out.detach(), [p.grad.clone() for p in stack.parameters()] + [x.grad.clone()]
+
+
+def test_hand_written_backward_is_autograds_in_float32():
+    # The same node with float32 products: every gradient (weights, biases, input) is autograd's.
+    stack, x = _stack(), torch.randn(5, 12, generator=torch.Generator().manual_seed(1))
+    relu_after = (True, True, False)
+    ours = _grads(stack, lambda x: _LinearReluStack.apply(x, relu_after, torch.float32, *stack.parameters()), x)
+    theirs = _grads(stack, stack, x)
+    assert torch.allclose(ours[0], theirs[0], atol=1e-6)
+    for a, b in zip(ours[1], theirs[1]):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_bfloat16_forward_and_gradients_stay_close_to_float32(batch_norm):
+    # bfloat16 keeps 8 bits of mantissa: values within ~1%, gradients pointing the same way (a sum
+    # over rows that mostly cancels, as the first layer's, can be 10% off in relative terms)
+    # (over a batch large enough that the odd ReLU flipped by rounding averages out).
+    # A plain stack runs as one hand-written node; with batch norm, under torch.autocast.
+    stack, x = _stack(batch_norm), torch.randn(256, 12, generator=torch.Generator().manual_seed(1))
+    fast = forward(stack, "bfloat16")
+    assert fast is not stack
+    out, grads = _grads(stack, fast, x)
+    ref_out, ref_grads = _grads(stack, stack, x)
+    assert out.dtype == torch.float32 and torch.allclose(out, ref_out, rtol=0.05, atol=0.02)
+    assert all(g.dtype == torch.float32 for g in grads)
+    flat, ref_flat = torch.cat([g.flatten() for g in grads]), torch.cat([g.flatten() for g in ref_grads])
+    assert torch.nn.functional.cosine_similarity(flat, ref_flat, dim=0) > 0.995
+    # tensor by tensor, against the largest gradient (a bias before batch norm has none to speak of)
+    scale = max(ref.norm() for ref in ref_grads)
+    assert all((g - ref).norm() < 0.15 * scale for g, ref in zip(grads, ref_grads))
+
+
+def test_float32_forward_is_the_module_itself():
+    stack = _stack()
+    assert forward(stack, "float32") is stack
+    with pytest.raises(ValueError, match="resolved precision"):
+        forward(stack, "auto")
+
+
+def test_precision_auto_asks_the_device(monkeypatch):
+    from clustering import embed
+
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
+        assert resolve_precision("auto", "cpu") == expected
+    assert resolve_precision("float32", "cpu") == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("fp16", "cpu")
