@@ -80,8 +80,8 @@ def _grads(stack, fn, x):
 def test_hand_written_backward_is_autograds_in_float32():
     # The same node with float32 products: every gradient (weights, biases, input) is autograd's.
     stack, x = _stack(), torch.randn(5, 12, generator=torch.Generator().manual_seed(1))
-    relu_after = (True, True, False)
-    ours = _grads(stack, lambda x: _LinearReluStack.apply(x, relu_after, torch.float32, *stack.parameters()), x)
+    relu_after, rates = (True, True, False), (0.0, 0.0, 0.0)
+    ours = _grads(stack, lambda x: _LinearReluStack.apply(x, relu_after, rates, torch.float32, *stack.parameters()), x)
     theirs = _grads(stack, stack, x)
     assert torch.allclose(ours[0], theirs[0], atol=1e-6)
     for a, b in zip(ours[1], theirs[1]):
@@ -106,6 +106,54 @@ def test_bfloat16_forward_and_gradients_stay_close_to_float32(batch_norm):
     # tensor by tensor, against the largest gradient (a bias before batch norm has none to speak of)
     scale = max(ref.norm() for ref in ref_grads)
     assert all((g - ref).norm() < 0.15 * scale for g, ref in zip(grads, ref_grads))
+
+
+def test_hand_written_dropout_is_autograds_given_the_same_draws():
+    # Linear ReLU Dropout Linear ReLU Dropout Linear, in float32: with torch's generator at the
+    # same state, our node drops the units nn.Dropout drops, and the gradients are autograd's.
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(torch.nn.Linear(12, 8), torch.nn.ReLU(), torch.nn.Dropout(0.3),
+                                torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(6, 3))
+    x = torch.randn(5, 12, generator=torch.Generator().manual_seed(1))
+    node = lambda x: _LinearReluStack.apply(x, (True, True, False), (0.3, 0.5, 0.0), torch.float32, *stack.parameters())
+
+    def seeded(fn):
+        def run(x):
+            torch.manual_seed(7)
+            return fn(x)
+        return run
+
+    class Bernoulli(torch.nn.Module):  # nn.Dropout's draw is internal; redo it with our draw
+        def __init__(self, p):
+            super().__init__()
+            self.p = p
+
+        def forward(self, h):
+            dropped = torch.empty(h.shape).bernoulli_(self.p).bool()
+            return h.masked_fill(dropped, 0) / (1 - self.p)
+
+    reference = torch.nn.Sequential(stack[0], stack[1], Bernoulli(0.3), stack[3], stack[4], Bernoulli(0.5), stack[6])
+    ours, theirs = _grads(stack, seeded(node), x), _grads(stack, seeded(reference), x)
+    assert torch.allclose(ours[0], theirs[0], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ours[1], theirs[1]))
+    assert (ours[0] != _grads(stack, node, x)[0]).any()  # another draw, another result
+
+
+def test_bfloat16_forward_takes_the_hand_written_node_for_plain_stacks_only():
+    from clustering.autoencoder import AutoEncoder
+
+    for kwargs, plain in (({}, True), ({"dropout": 0.2}, True), ({"batch_norm": True}, False),
+                          ({"activation": "tanh"}, False)):
+        ae = AutoEncoder(12, (8, 4), **kwargs)
+        fn = forward(ae.encoder, "bfloat16")
+        assert (fn.__name__ == "plain_forward") is plain, kwargs
+        out = fn(torch.randn(6, 12))
+        assert out.shape == (6, 4) and out.dtype == torch.float32
+    ae = AutoEncoder(12, (8, 4), dropout=0.5)
+    fn, x = forward(ae.encoder, "bfloat16"), torch.ones(64, 12)
+    assert not torch.equal(fn(x), fn(x))  # training: a new draw each call
+    ae.eval()
+    assert torch.equal(fn(x), fn(x))  # eval: no dropout, as nn.Dropout
 
 
 def test_float32_forward_is_the_module_itself():
