@@ -180,7 +180,7 @@ class AutoEncoderKMeans(ClusteringEstimator):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         n_init: int = 10,
-        precision: str = "float32",
+        precision: str = "auto",
         device=None,
         random_state=0,
     ):

@@ -75,8 +75,10 @@ class DEC(ClusteringEstimator):
 
     ``precision`` is the training's arithmetic for matrix products, in both stages:
     ``"float32"``, ``"bfloat16"`` (products in bfloat16, accumulated in float32; weights,
-    optimizer, losses and the target distribution stay float32) or ``"auto"`` (bfloat16
-    where the device computes it natively). Prediction is float32 either way.
+    optimizer, losses and the target distribution stay float32) or ``"auto"`` (the default:
+    bfloat16 where the device computes it natively, e.g. a CPU with AVX512-BF16 or AMX or an
+    Ampere GPU, else float32). Prediction is float32 either way. ``benchmarks.training_precision``
+    measures what bfloat16 changes on three corpora (``benchmarks/RESULTS.md``).
 
     Fitted attributes: ``cluster_centers_`` (k, latent_dim), ``labels_`` (n,),
     ``history_`` (dict of per-epoch lists: ``ae_loss``, ``cluster_loss``, ``label_change``,
@@ -111,7 +113,7 @@ class DEC(ClusteringEstimator):
         early_stopping: bool = False,
         patience: int = 2,
         monitor_sample: int = 2000,
-        precision: str = "float32",
+        precision: str = "auto",
         device=None,
         random_state=0,
     ):
@@ -356,7 +358,7 @@ class IDEC(DEC):
         early_stopping: bool = False,
         patience: int = 2,
         monitor_sample: int = 2000,
-        precision: str = "float32",
+        precision: str = "auto",
         device=None,
         random_state=0,
     ):

@@ -105,6 +105,15 @@ def running_runs(experiment_id: str, study_name: str) -> list:
                                              max_results=5000)
 
 
+def training_precision() -> str:
+    """The arithmetic of the autoencoders' matrix products here: what DEC, IDEC and AE + KMeans
+    train in at their default ``precision="auto"`` (results differ slightly between the two)."""
+    from clustering._train import resolve_precision
+    from clustering._utils import resolve_device
+
+    return resolve_precision("auto", resolve_device(None))
+
+
 def base_tags(config, corpus) -> dict[str, str]:
     tags = {
         "study_name": config.study_name,
@@ -113,6 +122,8 @@ def base_tags(config, corpus) -> dict[str, str]:
         "embedding_model": config.embedding_model,
         "label_peeking": str(config.label_peeking).lower(),
         "objective": config.objective,
+        # what the autoencoders' default precision ("auto") resolved to on this machine
+        "training_precision": training_precision(),
     }
     commit = git_commit()
     if commit:
