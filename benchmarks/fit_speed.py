@@ -13,9 +13,13 @@ same load on a shared machine; the ratio of each pair is reported with its media
 
 Settings: AE 384-256-128-64 + mirror, 20 pretraining epochs, batch 64, Adam 1e-3; 10 DEC
 epochs, Adam 1e-4, KMeans init (n_init=20), alpha 1; IDEC gamma 0.1. Data: the 7,600 AG News
-test embeddings (all-MiniLM-L6-v2, disk-cached).
+test embeddings (all-MiniLM-L6-v2, disk-cached). Today's code trains at its default
+``precision="auto"``: bfloat16 matrix products where the CPU has them natively (AVX512-BF16,
+AMX), float32 elsewhere; ``--precision float32`` measures its float32 loops alone. The old
+code knew float32 only.
 
     python -m benchmarks.fit_speed                     # seeds 0-4, DEC and IDEC
+    python -m benchmarks.fit_speed --precision float32 # today's loops in float32 (fit_speed_float32.json)
     python -m benchmarks.fit_speed --seeds 0 --models dec
     python -m benchmarks.fit_speed --dynamo-loaded   # as in a process that already imported torch._dynamo
     BENCH_THREADS=2 python -m benchmarks.fit_speed     # the ClustPy comparison's 2 threads
@@ -42,10 +46,11 @@ from benchmarks import common
 BASELINE = "0f2c4c84d5dca46d2edae75a89dfbf406139c6ca"  # main before issue 13
 
 
-def result_path(threads: int, dynamo_loaded: bool = False):
-    """``fit_speed.json`` at the benchmarks' default of one thread and a fresh process;
-    ``_threads<n>`` and ``_dynamo`` in the name otherwise."""
-    name = "fit_speed" + ("" if threads == 1 else f"_threads{threads}") + ("_dynamo" if dynamo_loaded else "")
+def result_path(threads: int, dynamo_loaded: bool = False, precision: str = "auto"):
+    """``fit_speed.json`` at the benchmarks' default of one thread, a fresh process and today's
+    default precision; ``_threads<n>``, ``_dynamo`` and ``_<precision>`` in the name otherwise."""
+    name = ("fit_speed" + ("" if threads == 1 else f"_threads{threads}") + ("_dynamo" if dynamo_loaded else "")
+            + ("" if precision == "auto" else f"_{precision}"))
     return common.RESULTS_DIR / f"{name}.json"
 
 # Issue 13 quotes, 2 threads, this machine: our DEC 9.5 s, ClustPy's DEC 11.8 s (ClustPy cannot
@@ -75,18 +80,22 @@ def baseline_modules(commit: str = BASELINE) -> types.ModuleType:
     return load("_baseline_dec", dec_source.replace(old_import, "from _baseline_autoencoder import"))
 
 
-def _estimator(version: str, model: str, seed: int):
+def _estimator(version: str, model: str, seed: int, precision: str = "auto"):
+    """The seed report's DEC or IDEC in the code ``version``; today's trains in ``precision``
+    (its default, ``"auto"``: bfloat16 products where the CPU has them natively)."""
     if version == "before":
         dec = baseline_modules()
+        extra = {}  # float32: the only arithmetic it had
     else:
         import clustering.dec as dec
+        extra = {"precision": precision}
     cls = {"dec": dec.DEC, "idec": dec.IDEC}[model]
     # The seed report's settings are the defaults; spelled out so a changed default shows here.
     return cls(4, hidden_dims=(256, 128, 64), pretrain_epochs=20, epochs=10, batch_size=64, lr=1e-3,
-               dec_lr=1e-4, alpha=1.0, n_init=20, random_state=seed)
+               dec_lr=1e-4, alpha=1.0, n_init=20, random_state=seed, **extra)
 
 
-def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False) -> dict:
+def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False, precision: str = "auto") -> dict:
     """Fit once in this process and measure it (call in a fresh process: RSS is process-wide).
 
     ``dynamo_loaded`` imports ``torch._dynamo`` before the fit, as a process that has already
@@ -100,8 +109,12 @@ def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False) ->
     from sklearn.metrics import normalized_mutual_info_score
 
     data = common.ag_news()
-    est = _estimator(version, model, seed)
+    est = _estimator(version, model, seed, precision)
     import torch  # noqa: F401  (imported by both versions; loaded before the RSS mark)
+
+    from clustering._train import resolve_precision
+
+    arithmetic = "float32" if version == "before" else resolve_precision(precision, "cpu")
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -111,11 +124,13 @@ def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False) ->
     return {"version": version, "model": model, "seed": seed, "fit_s": fit_s, "cpu_s": cpu_s,
             "acc": cluster_accuracy(data.labels, est.labels_),
             "nmi": float(normalized_mutual_info_score(data.labels, est.labels_)),
-            "n_iter": int(est.n_iter_), "peak_rss_mib": rss_after / 1024, "fit_rss_rise_mib": (rss_after - rss_before) / 1024}
+            "n_iter": int(est.n_iter_), "peak_rss_mib": rss_after / 1024, "fit_rss_rise_mib": (rss_after - rss_before) / 1024,
+            "precision": arithmetic}
 
 
-def _child(version: str, model: str, seed: int, dynamo_loaded: bool) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child", f"{version},{model},{seed},{int(dynamo_loaded)}"]
+def _child(version: str, model: str, seed: int, dynamo_loaded: bool, precision: str = "auto") -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child",
+           f"{version},{model},{seed},{int(dynamo_loaded)},{precision}"]
     env = {**os.environ, **common.thread_env(common.bench_threads()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     out = subprocess.run(cmd, cwd=common.ROOT, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -147,11 +162,13 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="dec,idec", help="comma-separated, from dec, idec")
     parser.add_argument("--dynamo-loaded", action="store_true",
                         help="import torch._dynamo in each process before its fit (a long-lived process's state)")
-    parser.add_argument("--child", help=argparse.SUPPRESS)  # version,model,seed,dynamo: one fit, JSON on stdout
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="today's training arithmetic (default: its default, auto)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # version,model,seed,dynamo,precision: one fit, JSON on stdout
     args = parser.parse_args(argv)
     if args.child:
-        version, model, seed, dynamo = args.child.split(",")
-        print(json.dumps(run_one(version, model, int(seed), dynamo == "1")))
+        version, model, seed, dynamo, precision = args.child.split(",")
+        print(json.dumps(run_one(version, model, int(seed), dynamo == "1", precision)))
         return 0
 
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -162,16 +179,16 @@ def main(argv=None) -> int:
     for i, seed in enumerate(seeds):
         for model in models:
             for version in (("before", "after") if i % 2 == 0 else ("after", "before")):
-                r = _child(version, model, seed, args.dynamo_loaded)
+                r = _child(version, model, seed, args.dynamo_loaded, args.precision)
                 runs.append(r)
                 print(f"{model:4s} seed {seed} {version:6s} {r['fit_s']:6.2f} s  ACC {r['acc']:.4f}  NMI {r['nmi']:.4f}  "
                       f"peak RSS {r['peak_rss_mib']:.0f} MiB (+{r['fit_rss_rise_mib']:.0f} in fit)", flush=True)
     command = "python -m benchmarks.fit_speed" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     result = {"machine": common.machine_info(command), "baseline": BASELINE, "seeds": seeds,
-              "dynamo_loaded": args.dynamo_loaded, "runs": runs,
+              "dynamo_loaded": args.dynamo_loaded, "precision": args.precision, "runs": runs,
               "summary": summarise(runs)}
     common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    result_path(common.bench_threads(), args.dynamo_loaded).write_text(json.dumps(result, indent=1) + "\n")
+    result_path(common.bench_threads(), args.dynamo_loaded, args.precision).write_text(json.dumps(result, indent=1) + "\n")
     for model, s in result["summary"].items():
         print(f"{model}: before {s['fit_s_before']:.2f} s, after {s['fit_s_after']:.2f} s, "
               f"speed-up {s['median_ratio']:.2f}x (median of pairs), ACC {s['acc_before']:.4f} -> {s['acc_after']:.4f}, "

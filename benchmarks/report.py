@@ -492,6 +492,14 @@ GOAL_SPEEDUP = 1.7  # issue 13: DEC/IDEC fit time before / after, at least
 GOAL_METRIC_DELTA = 0.005  # |after - before| in mean ACC and NMI, at most
 
 
+def _precision_note(result: dict) -> str:
+    """What today's code trained in (results from before precisions existed: float32)."""
+    used = sorted({r.get("precision", "float32") for r in result.get("runs", []) if r["version"] == "after"})
+    asked = result.get("precision")
+    return (f"Today's code trained in {' and '.join(used) or 'float32'}"
+            + (f" (`precision={asked!r}`)" if asked else "") + "; the code before issue 13 in float32. ")
+
+
 def fit_speed_markdown(result: dict) -> str:
     """The RESULTS.md section for a ``fit_speed.json``."""
     rows, lines = [], []
@@ -523,6 +531,7 @@ def fit_speed_markdown(result: dict) -> str:
                         "threads: with one thread and a busy machine it tracks the idle machine's wall time better than "
                         "wall time does. Seeds: "
                         f"{', '.join(map(str, result['seeds']))}. "
+                        + _precision_note(result)
                         + ("Each process imported `torch._dynamo` before its fit (`--dynamo-loaded`): the state of a "
                            "process that has already built a `torch.optim` optimizer; the code before issue 13 no longer "
                            "pays that import inside its fit." if result.get("dynamo_loaded") else
