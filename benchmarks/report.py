@@ -556,9 +556,12 @@ def training_precision_markdown(result: dict) -> str:
             row[f"{key.upper()} bf16 - fp32 (paired, ± s.e.)"] = f"{s[f'{key}_diff']:+.4f} ± {s[f'{key}_diff_se']:.4f}"
         row["fit s fp32 / bf16"] = f"{s['seconds_float32']:.2f} / {s['seconds_bfloat16']:.2f} ({s['speedup']:.2f}x)"
         rows.append(row)
-        held = all(abs(s[f"{k}_diff"]) <= GOAL_METRIC_DELTA for k in ("acc", "nmi"))
-        verdicts.append(f"- {row['corpus']} {row['model']}: {'holds' if held else 'does NOT hold'} the quality "
-                        f"(|mean difference| <= {GOAL_METRIC_DELTA} in ACC and NMI)")
+        worse = [k.upper() for k in ("acc", "nmi") if s[f"{k}_diff"] < -GOAL_METRIC_DELTA]
+        better = [k.upper() for k in ("acc", "nmi") if s[f"{k}_diff"] > GOAL_METRIC_DELTA]
+        verdict = (f"does NOT hold the quality: {' and '.join(worse)} worse by more than {GOAL_METRIC_DELTA}" if worse
+                   else f"holds the quality: no worse, {' and '.join(better)} better by more than {GOAL_METRIC_DELTA}"
+                   if better else f"holds the quality: within {GOAL_METRIC_DELTA} in ACC and NMI")
+        verdicts.append(f"- {row['corpus']} {row['model']}: {verdict} (mean of paired differences)")
     return "\n\n".join([
         _machine_line(result.get("machine")),
         "The seed report's DEC and IDEC settings, k = the true number of classes, cached MiniLM embeddings; each "

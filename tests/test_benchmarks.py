@@ -425,5 +425,9 @@ def test_training_precision_pairs_seeds_and_judges_each_case():
         f"ag_news/{m}": {"corpus": "ag_news", "model": m, "n_texts": 7600, "k": 4, "runs": r,
                          "summary": training_precision.summarise(r)} for m, r in (("dec", close), ("idec", far))}}
     md = report.training_precision_markdown(result)
-    assert "AG News DEC: holds the quality" in md and "AG News IDEC: does NOT hold" in md
+    assert "AG News DEC: holds the quality: within 0.005" in md
+    assert "AG News IDEC: does NOT hold the quality: ACC and NMI worse" in md
+    flipped = {**result["cases"]["ag_news/idec"], "runs": {"float32": far["bfloat16"], "bfloat16": far["float32"]}}
+    flipped["summary"] = training_precision.summarise(flipped["runs"])
+    assert "better by more than 0.005" in report.training_precision_markdown({"machine": None, "cases": {"x": flipped}})
     assert "+0.0040 ± 0.0020" in md and "(2.00x)" in md
