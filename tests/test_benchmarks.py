@@ -363,8 +363,38 @@ def test_embeddings_summary_takes_ratios_within_rounds_and_deltas_to_float32(del
     assert bf16["holds_quality"] is holds and bf16["meets_goal"] is holds
     assert summary["int8"]["ratio"] == 4.0 and summary["int8"]["holds_quality"] is False
     assert summary["float32"]["ratio"] == 1.0
-    assert summary["float32_shuffled"] == {"holds_quality": True, "worst_acc_delta": pytest.approx(0.003),
-                                           "worst_nmi_delta": pytest.approx(-0.001)}
+    # Every seed moves by the same amount here, so the paired differences have no spread.
+    assert bf16["deltas"]["biomedical"]["acc"] == {"mean": pytest.approx(delta), "se": pytest.approx(0)}
+    assert bf16["ci_within"] is holds and bf16["ci_outside"] is not holds
+    control = summary["float32_shuffled"]
+    assert (control["holds_quality"], control["ci_within"], control["ci_outside"]) == (True, True, False)
+    assert control["worst_acc_delta"] == pytest.approx(0.003) and control["worst_nmi_delta"] == pytest.approx(-0.001)
+
+
+def test_paired_delta_pairs_runs_by_seed_and_gives_the_standard_error():
+    from benchmarks.embeddings import paired_delta
+
+    ref = [{"seed": s, "acc": a} for s, a in enumerate((0.5, 0.6, 0.7))]
+    runs = [{"seed": 2, "acc": 0.73}, {"seed": 0, "acc": 0.51}, {"seed": 1, "acc": 0.62}]  # +0.01, +0.02, +0.03
+    mean, se = paired_delta(runs, ref, "acc")
+    assert mean == pytest.approx(0.02) and se == pytest.approx(0.01 / np.sqrt(3))
+    assert paired_delta(runs[:1], ref[2:], "acc") == (pytest.approx(0.03), 0.0)
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_delta(runs[:2], ref, "acc")
+
+
+def test_embeddings_summary_says_when_the_seeds_cannot_tell():
+    from benchmarks import embeddings
+
+    ref = [{"seed": s, "acc": 0.5, "nmi": 0.4} for s in range(4)]
+    noisy = [{"seed": s, "acc": 0.5 + d, "nmi": 0.4} for s, d in enumerate((-0.02, 0.01, 0.004, -0.01))]  # mean -0.004
+    verdict = embeddings._quality_verdict({"c": {"float32": ref, "r": noisy}}, "r", ["c"])
+    assert verdict["holds_quality"] is True and verdict["worst_acc_delta"] == pytest.approx(-0.004)
+    assert verdict["deltas"]["c"]["acc"]["se"] == pytest.approx(np.std([-0.02, 0.01, 0.004, -0.01], ddof=1) / 2)
+    assert verdict["ci_within"] is False and verdict["ci_outside"] is False
+    lines = report.embeddings_verdicts({"summary": {"r": {**verdict, "ratio": 2.0, "meets_goal": True}},
+                                        "config": {"n_seeds": 4}})
+    assert lines[0].endswith("**meets the goal**; some 95% interval straddles ±0.005: these seeds cannot tell.")
 
 
 def test_embeddings_table_and_verdicts():
@@ -373,15 +403,18 @@ def test_embeddings_table_and_verdicts():
     assert [r["x bare encode"] for r in rows[:4]] == ["1.00 (1.00-1.00)", "1.00 (1.00-1.00)", "3.00 (2.00-4.00)",
                                                   "4.00 (4.00-4.00)"]
     assert rows[0]["AG News ACC / NMI (vs float32)"] == "0.8000 / 0.7000"  # the bare encode's are float32's
-    assert rows[2]["Biomedical ACC / NMI (vs float32)"] == "0.8040 / 0.7020 (+0.0040 / +0.0020)"
+    assert rows[2]["Biomedical ACC / NMI (vs float32)"] == "0.8040 / 0.7020 (+0.0040 ± 0.0000 / +0.0020 ± 0.0000)"
     assert rows[2][">= 1.5x and within"] == "**yes**" and rows[3]["within 0.005 everywhere"] == "no"
-    assert rows[3]["cosine to float32 (mean / min)"] == "0.9700 / 0.9000"
+    assert rows[2]["95% intervals inside ±0.005"] == "yes" and rows[3]["95% intervals inside ±0.005"] == "no (outside)"
+    assert rows[3]["cosine to float32 (mean / min)"] == "0.970000 / 0.900000"
     lines = report.embeddings_verdicts(result)
-    assert lines[0].endswith("(tolerance 0.005): **meets the goal**.") and "3.00x" in lines[0]
+    assert lines[0].endswith("(tolerance 0.005): **meets the goal**; every 95% interval lies inside ±0.005.")
+    assert "3.00x" in lines[0]
     assert "misses the goal" in lines[1] and "-0.1000" in lines[1]
-    assert lines[2] == "Noise floor: the float32 embeddings themselves, rows shuffled, move the 2-seed means by up to +0.0030 ACC and -0.0010 NMI."
+    assert lines[2] == ("Noise floor: the float32 embeddings themselves, rows shuffled, move the 2-seed means by up to "
+                        "+0.0030 ACC and -0.0010 NMI; every 95% interval lies inside ±0.005.")
     assert rows[4]["route"].startswith("control") and rows[4]["AG News ACC / NMI (vs float32)"] == (
-        "0.8030 / 0.6990 (+0.0030 / -0.0010)")
+        "0.8030 / 0.6990 (+0.0030 ± 0.0000 / -0.0010 ± 0.0000)")
     markdown = report.embeddings_markdown(result)
     assert "| route | texts/s | x bare encode |" in markdown and f"- {lines[0]}" in markdown
     assert "AG News 100, Biomedical 200" in markdown

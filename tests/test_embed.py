@@ -21,12 +21,21 @@ TEXTS = ["the cat sat on the mat", "stocks fell sharply", "a new phone was launc
 
 class FakeEncoder:
     """Stands in for SentenceTransformer: 8-d vectors derived from each text's hash, unit
-    length when asked to normalise; a bfloat16 tensor when asked for a tensor."""
+    length when asked to normalise; a bfloat16 tensor when asked for a tensor. ``autocast``
+    records whether each encode ran under ``torch.autocast`` to bfloat16."""
+
+    device = "cpu"
+
+    def __init__(self):
+        self.autocast = []
 
     def get_embedding_dimension(self):
         return 8
 
     def encode(self, texts, *, normalize_embeddings=False, convert_to_tensor=False, **kwargs):
+        import torch
+
+        self.autocast.append(torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16)
         rows = [np.random.default_rng(sum(map(ord, t))).normal(size=8) for t in texts]
         emb = 3 * np.array(rows)
         if normalize_embeddings:
@@ -85,8 +94,8 @@ def test_float32_cache_key_never_changes():
 
 
 def test_cache_key_tells_precisions_apart():
-    keys = {p: cache_key(TEXTS, precision=p) for p in ("float32", "bfloat16", "int8")}
-    assert len(set(keys.values())) == 3
+    keys = {p: cache_key(TEXTS, precision=p) for p in ("float32", "bfloat16", "bfloat16-mixed", "int8")}
+    assert len(set(keys.values())) == 4
     with pytest.raises(ValueError, match="resolved precision"):
         cache_key(TEXTS, precision="auto")  # "auto" differs by machine: the key takes what it became
 
@@ -94,10 +103,11 @@ def test_cache_key_tells_precisions_apart():
 def test_resolve_precision(monkeypatch):
     assert resolve_precision("float32") == "float32"
     assert resolve_precision("bfloat16", "cuda") == "bfloat16"
+    assert resolve_precision("bfloat16-mixed", "cuda") == resolve_precision("bfloat16-mixed") == "bfloat16-mixed"
     assert resolve_precision("int8", "cpu") == "int8"
     with pytest.raises(ValueError, match="CPU only"):
         resolve_precision("int8", "cuda")
-    with pytest.raises(ValueError, match="one of float32, bfloat16, int8, auto; got 'fp16'"):
+    with pytest.raises(ValueError, match="one of float32, bfloat16, bfloat16-mixed, int8, auto; got 'fp16'"):
         resolve_precision("fp16")
     for native, expected in ((True, "bfloat16"), (False, "float32")):
         monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
@@ -116,6 +126,21 @@ def test_each_precision_has_its_own_cache_file(loads, tmp_path):
     assert (fp32 * bf16).sum(1).min() > 0.999
     np.testing.assert_array_equal(embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16"), bf16)
     assert len(loads) == 2
+
+
+def test_mixed_precision_encodes_under_autocast_with_its_own_cache_file(monkeypatch, tmp_path):
+    encoder = FakeEncoder()
+    monkeypatch.setattr(embed, "load_model", lambda name, device=None, precision="float32": encoder)
+    embed_texts(TEXTS, cache_dir=tmp_path)
+    mixed = embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16-mixed")
+    embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16")
+    assert encoder.autocast == [False, True, False]  # only the mixed route, and it does not leak
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{cache_key(TEXTS, precision=p)}.npy" for p in ("float32", "bfloat16", "bfloat16-mixed"))
+    assert mixed.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(mixed, axis=1), 1, atol=1e-6)
+    np.testing.assert_array_equal(embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16-mixed"), mixed)
+    assert len(encoder.autocast) == 3  # the cache answered
 
 
 def test_auto_precision_caches_under_what_it_resolved_to(loads, monkeypatch, tmp_path):
@@ -179,7 +204,7 @@ def test_input_checks(loads, tmp_path):
 
 @pytest.mark.parametrize("reachable", [False, None], ids=["probe-false", "real-probe"])
 def test_unknown_model_fails_fast(monkeypatch, reachable):
-    import sentence_transformers  # noqa: F401  (import time is not what is measured)
+    __import__("sentence_transformers")  # its import time is not what is measured
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     if reachable is not None:  # else: the real probe
@@ -220,6 +245,27 @@ def test_real_reduced_precisions_stay_close_to_float32(ag_news_small, ag_news_sm
     # Each precision is its own model object; casting one never touches the float32 model.
     fp32, bf16 = load_model(device="cpu"), load_model(device="cpu", precision="bfloat16")
     assert fp32 is not bf16 and next(fp32.parameters()).dtype == torch.float32
+
+
+@pytest.mark.slow
+def test_real_mixed_precision_is_closer_to_float32_than_bfloat16(ag_news_small, ag_news_small_embeddings):
+    import torch
+
+    texts, ref = ag_news_small.texts[:64], ag_news_small_embeddings[:64]
+    gap = {}
+    for precision in ("bfloat16", "bfloat16-mixed"):
+        emb = embed_texts(texts, cache_dir=False, device="cpu", show_progress=False, precision=precision)
+        assert emb.shape == (64, 384) and emb.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+        gap[precision] = 1 - (emb * ref).sum(1)
+    # Measured on 600 texts of the three corpora: 1 - cosine 1.4e-5 on average (at most 2.9e-5)
+    # for the mixed route, 4.8e-5 (9.2e-5) for bfloat16 throughout.
+    assert gap["bfloat16-mixed"].max() < 1e-4
+    assert gap["bfloat16-mixed"].mean() < 0.5 * gap["bfloat16"].mean()
+    # The mixed route runs the float32 model itself, which autocast leaves float32.
+    mixed = load_model(device="cpu", precision="bfloat16-mixed")
+    assert mixed is load_model(device="cpu") and next(mixed.parameters()).dtype == torch.float32
+    assert not torch.is_autocast_enabled("cpu")
 
 
 @pytest.mark.slow
