@@ -71,7 +71,7 @@ def ag_news(csv: Path | str = AG_NEWS_CSV) -> LabelledData:
     from clustering.embed import embed_texts
 
     corpus = load_corpus(csv)
-    X = embed_texts(corpus.texts, show_progress=False)
+    X = embed_texts(corpus.texts, show_progress=False, precision="float32")  # the published model's arithmetic
     return LabelledData(f"AG News test ({len(corpus):,})", corpus.texts, corpus.labels, X)
 
 

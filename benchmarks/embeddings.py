@@ -131,7 +131,7 @@ def full_embeddings(route: str, texts: list[str], batch_size: int) -> np.ndarray
     from clustering import embed
 
     if route in ("bare", "float32"):
-        return embed.embed_texts(texts, batch_size=batch_size, device="cpu", show_progress=False)
+        return embed.embed_texts(texts, batch_size=batch_size, device="cpu", show_progress=False, precision="float32")
     if route in embed.PRECISIONS:
         return embed.embed_texts(texts, batch_size=batch_size, device="cpu", show_progress=False, precision=route)
     # A benchmark-only route: its own key, derived from the float32 one, in the same cache.

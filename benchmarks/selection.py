@@ -84,7 +84,7 @@ def load_case(case: str) -> common.LabelledData:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: this benchmark needs the shared corpora beside the repository")
     full = load_corpus(path)
-    X = embed_texts(full.texts, show_progress=False)
+    X = embed_texts(full.texts, show_progress=False, precision="float32")
     if size == "full":
         return common.LabelledData(case, full.texts, np.asarray(full.labels), X)
     k = len(np.unique(full.labels))

@@ -43,7 +43,7 @@ def load(corpus: str, imbalanced: bool):
 
     data = load_corpus(SHARED_DATA / CORPORA[corpus])
     texts, labels = data.texts, np.asarray(data.labels)
-    X = embed_texts(texts, show_progress=False)
+    X = embed_texts(texts, show_progress=False, precision="float32")
     if imbalanced:
         rng, classes, keep = np.random.default_rng(0), np.unique(labels), []
         for i, c in enumerate(classes):

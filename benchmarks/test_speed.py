@@ -96,7 +96,7 @@ def embed_pair(ag_news, encoder):
         clock = _Clock()
         encoder.encode = clock.timed(type(encoder).encode.__get__(encoder))
         try:
-            embed_texts(texts, cache_dir=False, show_progress=False)
+            embed_texts(texts, cache_dir=False, show_progress=False, precision="float32")
         finally:
             del encoder.encode  # back to the class's method
         return {"encode_inside_embed_texts": clock.seconds}
@@ -104,7 +104,7 @@ def embed_pair(ag_news, encoder):
     def bare():
         encoder.encode(texts, batch_size=64, show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True)
 
-    np.testing.assert_allclose(embed_texts(texts, cache_dir=False, show_progress=False),
+    np.testing.assert_allclose(embed_texts(texts, cache_dir=False, show_progress=False, precision="float32"),
                                encoder.encode(texts, batch_size=64, show_progress_bar=False, convert_to_numpy=True,
                                               normalize_embeddings=True),
                                atol=1e-5)  # same work, same result

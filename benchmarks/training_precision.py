@@ -43,7 +43,7 @@ def load(corpus: str):
     from clustering.embed import embed_texts
 
     data = load_corpus(SHARED_DATA / CORPORA[corpus])
-    return np.asarray(data.labels), embed_texts(data.texts, show_progress=False)
+    return np.asarray(data.labels), embed_texts(data.texts, show_progress=False, precision="float32")
 
 
 def fit_one(model: str, precision: str, X, labels, seed: int) -> dict:

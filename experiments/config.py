@@ -16,6 +16,8 @@ from experiments import methods
 
 OBJECTIVES = ("silhouette", "davies_bouldin", "calinski_harabasz", "nmi", "acc", "ari")
 LABEL_FREE = ("silhouette", "davies_bouldin", "calinski_harabasz")
+# clustering.embed.PRECISIONS, spelled out so that parsing a config never imports the library
+EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16", "bfloat16-mixed", "int8")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class RunConfig:
     max_samples: int = 0  # 0 = no cap
     clean: bool = True
     embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_precision: str = "auto"  # auto = bfloat16-mixed where the device has native bfloat16
     # clustering
     n_clusters: str = "4"  # an integer, or "auto" to choose k by silhouette
     k_min: int = 2
@@ -67,6 +70,8 @@ class RunConfig:
             (bool(self.search_method_list) and set(self.search_method_list) <= set(methods.names(searchable=True)),
              f"search_methods must be a comma-separated subset of {','.join(methods.names(searchable=True))}; "
              f"got {self.search_methods!r}"),
+            (self.embedding_precision in EMBEDDING_PRECISIONS,
+             f"unknown embedding_precision {self.embedding_precision!r}; choose from {', '.join(EMBEDDING_PRECISIONS)}"),
             (self.max_pretrain_epochs >= 1 and self.max_epochs >= 1, "max_pretrain_epochs and max_epochs must be >= 1"),
             (self.n_clusters == "auto" or (self.n_clusters.isdigit() and int(self.n_clusters) >= 2),
              f"n_clusters must be an integer >= 2 or 'auto'; got {self.n_clusters!r}"),
@@ -105,6 +110,8 @@ HELP = {
     "max_samples": "seeded random subset of at most this many texts (0 = all)",
     "clean": "lowercase, strip special characters and AG News escapes",
     "embedding_model": "sentence-transformers model name or local path",
+    "embedding_precision": "the encoder's arithmetic: auto (bfloat16-mixed where the CPU/GPU has native "
+                           "bfloat16, else float32), float32, bfloat16, bfloat16-mixed or int8 (CPU)",
     "n_clusters": "number of clusters, or 'auto' to choose k by silhouette",
     "k_min": "smallest k tried when n_clusters=auto",
     "k_max": "largest k tried when n_clusters=auto",

@@ -34,7 +34,8 @@ def _setup(config, entry: str, corpus):
     mlflow.set_tags({"entry_point": entry, "study_name": config.study_name,
                      "label_peeking": str(config.label_peeking).lower()})
     prep = pipeline.prepare(corpus, embedding_model=config.embedding_model, n_clusters=config.n_clusters,
-                            k_min=config.k_min, k_max=config.k_max, seed=config.seed)
+                            k_min=config.k_min, k_max=config.k_max, seed=config.seed,
+                            embedding_precision=config.embedding_precision)
     mlflow.set_tags(base_tags(config, prep.corpus))
     return prep
 
@@ -208,7 +209,8 @@ def _register(config, prep, model):
     from experiments.model import log_text_cluster_model, set_champion
 
     info = log_text_cluster_model(model, embedding_model=config.embedding_model, clean=config.clean,
-                                  label_names=prep.corpus.label_names, registered_model_name=config.model_name)
+                                  label_names=prep.corpus.label_names, registered_model_name=config.model_name,
+                                  embedding_precision=prep.embedding_precision)
     version = info.registered_model_version
     set_champion(config.model_name, version)
     return version

@@ -57,7 +57,9 @@ class TextClusterModel(mlflow.pyfunc.PythonModel):
         if self.estimator.input_kind == "texts":  # it embeds them itself, with its own encoder
             X = texts
         else:
-            X = embed_texts(texts, model=self.embedding_model, cache_dir=False, show_progress=False)
+            # in the arithmetic the model was fitted on (models from before precisions: float32)
+            X = embed_texts(texts, model=self.embedding_model, cache_dir=False, show_progress=False,
+                            precision=self.meta.get("embedding_precision", "float32"))
         proba = self.estimator.predict_proba(X)
         out = pd.DataFrame({"cluster": proba.argmax(1).astype("int64"), "confidence": proba.max(1).astype("float64")})
         if (params or {}).get("return_latent"):
@@ -77,9 +79,11 @@ def signature():
 
 
 def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, label_names=None,
-                           cluster_names=None, registered_model_name: str | None = None, name: str = "model"):
+                           cluster_names=None, registered_model_name: str | None = None, name: str = "model",
+                           embedding_precision: str = "float32"):
     """Log a fitted estimator of the library (``clustering.base`` contract) as a pyfunc in the
-    active run; ``embedding_model`` embeds the texts for estimators that take embeddings.
+    active run; ``embedding_model`` embeds the texts for estimators that take embeddings, in
+    ``embedding_precision`` (the one the estimator was fitted on, resolved).
 
     Registers it under ``registered_model_name`` when given and returns the ModelInfo.
     """
@@ -88,7 +92,8 @@ def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, labe
     with tempfile.TemporaryDirectory() as tmp:
         # pickled whole; the contract's pickling puts torch modules on the CPU
         joblib.dump(estimator, Path(tmp) / "estimator.joblib")
-        meta = {"embedding_model": embedding_model, "clean": clean, "n_clusters": int(estimator.n_clusters),
+        meta = {"embedding_model": embedding_model, "embedding_precision": embedding_precision, "clean": clean,
+                "n_clusters": int(estimator.n_clusters),
                 "estimator": type(estimator).__name__, "input_kind": estimator.input_kind,
                 "label_names": label_names, "cluster_names": cluster_names}
         (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=2))

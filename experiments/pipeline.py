@@ -24,6 +24,7 @@ class Prepared:
     corpus: object
     X: np.ndarray  # the fixed Sentence-BERT space, (n, d), L2-normalised
     n_clusters: int
+    embedding_precision: str = "float32"  # the arithmetic X was computed in (resolved, never "auto")
 
 
 def load(config):
@@ -61,27 +62,32 @@ def _label_column(config):
     return None if value == "auto" else ("" if value.lower() in ("", "none") else value)
 
 
-def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max: int, seed: int) -> Prepared:
+def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max: int, seed: int,
+            embedding_precision: str = "auto") -> Prepared:
     """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run.
 
     ``n_clusters`` is an integer as text, or "auto" to choose it by silhouette over ``k_min..k_max``.
+    ``embedding_precision`` is ``embed_texts``'s; what it resolved to is tagged ``embedding_precision``.
     """
-    from clustering.embed import embed_texts
+    from clustering.embed import embed_texts, resolve_precision
 
     stats = corpus.stats
     echo(f"data: {len(corpus)} texts from {corpus.source}, {stats['n_classes'] or 'no'} labelled classes, "
          f"{stats['mean_words']:.1f} words on average, {stats['share_under_15_words']:.1%} under 15 words")
     log_corpus(corpus, corpus.source)
     start = time.perf_counter()
-    X = embed_texts(corpus.texts, model=embedding_model)
+    precision = resolve_precision(embedding_precision)
+    X = embed_texts(corpus.texts, model=embedding_model, precision=precision)
     mlflow.log_metric("embed_seconds", time.perf_counter() - start)
-    echo(f"embeddings: {X.shape[0]} x {X.shape[1]} from {embedding_model} in {time.perf_counter() - start:.1f}s")
+    mlflow.set_tag("embedding_precision", precision)
+    echo(f"embeddings: {X.shape[0]} x {X.shape[1]} from {embedding_model} ({precision}) "
+         f"in {time.perf_counter() - start:.1f}s")
     k = choose_k(X, k_min=k_min, k_max=k_max, seed=seed) if n_clusters == "auto" else int(n_clusters)
     from clustering._utils import check_n_clusters
 
     check_n_clusters(k, len(corpus))
     mlflow.set_tag("n_clusters", k)
-    return Prepared(corpus, X, k)
+    return Prepared(corpus, X, k, precision)
 
 
 def choose_k(X, *, k_min: int, k_max: int, seed: int) -> int:

@@ -33,7 +33,7 @@ def ag_news_small_embeddings(ag_news_small, tmp_path_factory):
     from clustering.embed import embed_texts
 
     cache = tmp_path_factory.mktemp("embeddings")
-    return embed_texts(ag_news_small.texts, cache_dir=cache, show_progress=False)
+    return embed_texts(ag_news_small.texts, cache_dir=cache, show_progress=False, precision="float32")
 
 
 # --- system programs: installed by `make test` (scripts/system_deps.sh) where it can -------------

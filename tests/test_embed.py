@@ -49,7 +49,8 @@ class FakeEncoder:
 
 @pytest.fixture
 def loads(monkeypatch):
-    """Replace the model loader with FakeEncoder and count how often it is called."""
+    """Replace the model loader with FakeEncoder and count how often it is called. The device
+    has no native bfloat16 here, so the default precision, "auto", is float32 on every machine."""
     calls = []
 
     def fake_load(name, device=None, precision="float32"):
@@ -57,6 +58,7 @@ def loads(monkeypatch):
         return FakeEncoder()
 
     monkeypatch.setattr(embed, "load_model", fake_load)
+    monkeypatch.setattr(embed, "native_bfloat16", lambda device=None: False)
     return calls
 
 
@@ -109,9 +111,10 @@ def test_resolve_precision(monkeypatch):
         resolve_precision("int8", "cuda")
     with pytest.raises(ValueError, match="one of float32, bfloat16, bfloat16-mixed, int8, auto; got 'fp16'"):
         resolve_precision("fp16")
-    for native, expected in ((True, "bfloat16"), (False, "float32")):
+    for native, expected in ((True, "bfloat16-mixed"), (False, "float32")):
         monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
         assert resolve_precision("auto", "cpu") == expected
+        assert resolve_precision(device="cpu") == expected  # "auto" is the default
 
 
 def test_each_precision_has_its_own_cache_file(loads, tmp_path):
@@ -131,7 +134,7 @@ def test_each_precision_has_its_own_cache_file(loads, tmp_path):
 def test_mixed_precision_encodes_under_autocast_with_its_own_cache_file(monkeypatch, tmp_path):
     encoder = FakeEncoder()
     monkeypatch.setattr(embed, "load_model", lambda name, device=None, precision="float32": encoder)
-    embed_texts(TEXTS, cache_dir=tmp_path)
+    embed_texts(TEXTS, cache_dir=tmp_path, precision="float32")
     mixed = embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16-mixed")
     embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16")
     assert encoder.autocast == [False, True, False]  # only the mixed route, and it does not leak
@@ -145,8 +148,8 @@ def test_mixed_precision_encodes_under_autocast_with_its_own_cache_file(monkeypa
 
 def test_auto_precision_caches_under_what_it_resolved_to(loads, monkeypatch, tmp_path):
     monkeypatch.setattr(embed, "native_bfloat16", lambda device=None: True)
-    embed_texts(TEXTS, cache_dir=tmp_path, precision="auto", device="cpu")
-    assert [p.name for p in tmp_path.iterdir()] == [f"{cache_key(TEXTS, precision='bfloat16')}.npy"]
+    embed_texts(TEXTS, cache_dir=tmp_path, device="cpu")  # "auto" is the default
+    assert [p.name for p in tmp_path.iterdir()] == [f"{cache_key(TEXTS, precision='bfloat16-mixed')}.npy"]
 
 
 def test_cache_hit_skips_the_model(loads, tmp_path):

@@ -111,7 +111,7 @@ def test_saved_encoder_and_head_reproduce_predictions(fitted, tmp_path):
     from clustering.embed import embed_texts
 
     path = fitted.save_encoder(tmp_path / "encoder")
-    X = embed_texts(TEXTS, model=path, cache_dir=False, show_progress=False, device="cpu")
+    X = embed_texts(TEXTS, model=path, cache_dir=False, show_progress=False, device="cpu", precision="float32")
     np.testing.assert_allclose(X, fitted.transform(TEXTS), atol=1e-5)
     head = fitted.embedding_head()
     assert isinstance(head, CentroidAssigner) and head.n_clusters == 3
