@@ -48,12 +48,23 @@ def test_cli_flags_parse_into_the_dataclass():
         ({"n_clusters": "four"}, "n_clusters"),
         ({"k_min": 5, "k_max": 3}, "k_min"),
         ({"n_seeds": 0}, "n_seeds"),
+        ({"embedding_precision": "fp16"}, "unknown embedding_precision 'fp16'"),
     ],
 )
 def test_bad_values_fail_with_one_line(kwargs, match):
     with pytest.raises(ValueError, match=match) as info:
         RunConfig(**kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_embedding_precisions_are_the_librarys():
+    # spelled out in the config so parsing one never imports numpy; the two lists must agree
+    from clustering.embed import PRECISIONS
+
+    from experiments.config import EMBEDDING_PRECISIONS
+
+    assert sorted(EMBEDDING_PRECISIONS) == sorted(PRECISIONS)
+    assert RunConfig().embedding_precision == "auto"
 
 
 def test_label_peeking_follows_the_objective():

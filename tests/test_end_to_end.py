@@ -66,6 +66,17 @@ def test_parent_and_nested_trial_runs(study):
     assert parent.info.status == "FINISHED"
     assert parent.data.params["n_trials"] == "2" and parent.data.params["data_n_texts"] == "200"
     assert parent.data.tags["label_peeking"] == "false" and len(parent.data.tags["data_hash"]) == 16
+    # what the "auto" precisions resolved to here; the registered model embeds new texts in the same
+    assert parent.data.tags["training_precision"] in ("float32", "bfloat16")
+    assert parent.data.tags["embedding_precision"] in ("float32", "bfloat16-mixed")
+    import mlflow
+
+    mlflow.set_tracking_uri(study["env"]["MLFLOW_TRACKING_URI"])
+    try:
+        champion = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion").unwrap_python_model()
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert champion.meta["embedding_precision"] == parent.data.tags["embedding_precision"]
     assert "champion_acc" in parent.data.metrics and "best_objective" in parent.data.metrics
     # what label-free selection gave up against the best trial by ACC
     gap = parent.data.metrics

@@ -81,3 +81,32 @@ def test_a_model_registered_with_its_encoder_as_an_artifact_still_embeds_with_it
     assert wrapped.embedding_model == str(encoder_dir)
     out = wrapped.predict(None, pd.DataFrame({"text": ag_news_small.texts[:10]}))
     np.testing.assert_array_equal(out["cluster"].to_numpy(), head.predict(ag_news_small_embeddings[:10]))
+
+
+@pytest.mark.parametrize("meta, expected", [({"embedding_precision": "bfloat16"}, "bfloat16"),
+                                            ({}, "float32")])  # registered before precisions existed
+def test_the_model_embeds_new_texts_in_the_precision_it_was_fitted_on(tmp_path, monkeypatch, meta, expected):
+    import json
+    from types import SimpleNamespace
+
+    import joblib
+
+    from clustering import embed
+    from clustering.centroids import CentroidAssigner
+    from experiments.model import TextClusterModel
+
+    X = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    joblib.dump(CentroidAssigner(2).fit(X), tmp_path / "estimator.joblib")
+    (tmp_path / "meta.json").write_text(json.dumps({"embedding_model": "m", "clean": True, **meta}))
+    asked = []
+
+    def fake_embed(texts, *, precision, **kwargs):
+        asked.append(precision)
+        return X[: len(texts)]
+
+    monkeypatch.setattr(embed, "embed_texts", fake_embed)
+    wrapped = TextClusterModel()
+    wrapped.load_context(SimpleNamespace(artifacts={"estimator": str(tmp_path / "estimator.joblib"),
+                                                    "meta": str(tmp_path / "meta.json")}))
+    assert len(wrapped.predict(None, pd.DataFrame({"text": ["a", "b", "c"]}))) == 3
+    assert asked == [expected]
