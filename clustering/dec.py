@@ -152,12 +152,14 @@ class DEC(ClusteringEstimator):
         """
         import torch
 
+        from clustering._train import resolve_precision
         from clustering.autoencoder import encode, pretrained_autoencoder
 
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, X.shape[0])
         self._check_params()
         device = resolve_device(self.device)
+        precision = resolve_precision(self.precision, device)  # checks it too; both stages train in it
         self.n_features_in_ = X.shape[1]
         self.history_ = {"ae_loss": [], "cluster_loss": [], "label_change": []}
         if self._reconstruction:
@@ -174,7 +176,7 @@ class DEC(ClusteringEstimator):
         ae, self.history_["ae_loss"] = pretrained_autoencoder(
             X, self.hidden_dims, activation=self.activation, batch_norm=self.batch_norm, dropout=self.dropout,
             epochs=self.pretrain_epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-            device=device, random_state=seed, callback=pretrain_callback, precision=self.precision,
+            device=device, random_state=seed, callback=pretrain_callback, precision=precision,
         )
         self.autoencoder_ = ae
         Z = encode(ae, X, device=device)
@@ -182,7 +184,7 @@ class DEC(ClusteringEstimator):
         centers = torch.nn.Parameter(torch.as_tensor(start, dtype=torch.float32, device=device))
         self.n_iter_ = self.best_iter_ = 0
         if not stopped:
-            self._cluster(ae, centers, X, labels, device, callback, seed)
+            self._cluster(ae, centers, X, labels, device, precision, callback, seed)
         self.cluster_centers_ = centers.detach().cpu().numpy()
         self.labels_ = self.predict(X)
         return self
@@ -198,18 +200,17 @@ class DEC(ClusteringEstimator):
         # KMeans leaves no cluster empty, so every mean is defined.
         return labels, np.stack([Z[labels == j].mean(0) for j in range(self.n_clusters)])
 
-    def _cluster(self, ae, centers, X, labels, device, callback, seed: int):
+    def _cluster(self, ae, centers, X, labels, device, precision: str, callback, seed: int):
         """Stage 2: minimise KL(P || Q) (+ gamma-weighted reconstruction for IDEC)."""
         import torch
         import torch.nn.functional as F
 
-        from clustering._train import adam, batch_indices, forward, resolve_precision
+        from clustering._train import adam, batch_indices, forward
 
         params = list(ae.encoder.parameters()) + [centers]
         if self._reconstruction:
             params += list(ae.decoder.parameters())
         opt = adam(params, lr=self.dec_lr, device=device)
-        precision = resolve_precision(self.precision, device)
         encoder, decoder = forward(ae.encoder, precision), forward(ae.decoder, precision)
         data = torch.from_numpy(X).to(device)
         gen = torch_generator(seed + 1)
@@ -300,10 +301,6 @@ class DEC(ClusteringEstimator):
                 raise ValueError(f"{name} must be positive; got {getattr(self, name)!r}")
         if self.init not in ("latent", "input"):
             raise ValueError(f"init must be 'latent' or 'input'; got {self.init!r}")
-        from clustering._train import PRECISIONS
-
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         for name in ("patience", "monitor_sample"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
