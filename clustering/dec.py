@@ -407,12 +407,12 @@ class _Monitor:
         self.best_score, self.best_iter, self.best_state, self.since_best = -np.inf, 0, None, 0
 
     def score(self, labels: np.ndarray) -> float:
-        from sklearn.metrics import silhouette_score
+        from clustering.metrics import cosine_silhouette_samples
 
         sampled = labels[self.rows]
         if not 2 <= len(np.unique(sampled)) <= len(sampled) - 1:
             return -1.0
-        return float(silhouette_score(self.X, sampled, metric="cosine"))
+        return float(np.mean(cosine_silhouette_samples(self.X, sampled)))
 
     def update(self, labels, iteration: int, encoder, centers) -> bool:
         """Score the state after ``iteration`` DEC epochs; keep it if it is the best. True if kept."""

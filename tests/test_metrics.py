@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from clustering.metrics import EXTERNAL, cluster_accuracy, evaluate, label_mapping, purity_score
+import scipy.sparse as sp
+from sklearn import metrics as skm
+
+from clustering.metrics import (EXTERNAL, cluster_accuracy, cosine_silhouette_samples, evaluate, label_mapping,
+                                purity_score, silhouette)
 
 Y_TRUE = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
 Y_PRED = np.array([1, 1, 0, 0, 0, 0, 2, 2, 2, 1])
@@ -84,6 +88,40 @@ def test_evaluate_samples_silhouette_deterministically():
     b = evaluate(None, y, X, sample_size=100, random_state=3)["silhouette"]
     full = evaluate(None, y, X, sample_size=None)["silhouette"]
     assert a == b and abs(a - full) < 0.1
+
+
+def _awkward_data():
+    """Blobs with an all-zero row, a singleton cluster and exact duplicates."""
+    X, y = make_blobs(300, n_features=16, centers=4, random_state=2)
+    X = np.vstack([X, X[:20]])
+    y = np.concatenate([y, y[:20]])
+    X[5] = 0.0
+    y[7] = 9
+    return X, y
+
+
+def test_cosine_silhouette_is_scikit_learns():
+    X, y = _awkward_data()
+    np.testing.assert_allclose(cosine_silhouette_samples(X, y), skm.silhouette_samples(X, y, metric="cosine"),
+                               atol=1e-9)
+    S = sp.random(400, 300, density=0.02, format="csr", random_state=0)  # TF-IDF-like, with empty rows
+    labels = np.random.default_rng(0).integers(0, 5, 400)
+    np.testing.assert_allclose(cosine_silhouette_samples(S, labels), skm.silhouette_samples(S, labels, metric="cosine"),
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_sampled_silhouette_is_scikit_learns(metric):
+    X, y = _awkward_data()
+    ours = silhouette(X, y, metric=metric, sample_size=150, random_state=4)
+    theirs = skm.silhouette_score(X, y, metric=metric, sample_size=150, random_state=4)
+    assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_a_sample_that_loses_all_but_one_cluster_gives_nan():
+    y = np.array([0] * 99 + [1])
+    with pytest.warns(RuntimeWarning, match="NaN"):
+        assert math.isnan(silhouette(np.random.default_rng(0).normal(size=(100, 3)), y, sample_size=1))
 
 
 def test_one_cluster_gives_nan_with_warning():
