@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="dec,idec", help="comma-separated, from dec, idec")
     parser.add_argument("--dynamo-loaded", action="store_true",
                         help="import torch._dynamo in each process before its fit (a long-lived process's state)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16-mixed"),
                         help="today's training arithmetic (default: its default, auto)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # version,model,seed,dynamo,precision: one fit, JSON on stdout
     args = parser.parse_args(argv)

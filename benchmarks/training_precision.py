@@ -34,6 +34,7 @@ SHARED_DATA = common.ROOT.parent / "shared" / "data"
 CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
 MODELS = ("dec", "idec")
 PRECISIONS = ("float32", "bfloat16")
+ARITHMETIC = {"float32": "float32", "bfloat16": "bfloat16-mixed"}  # the label in results -> DEC(precision=)
 OUT = common.RESULTS_DIR / "training_precision.json"
 
 
@@ -56,7 +57,7 @@ def fit_one(model: str, precision: str, X, labels, seed: int) -> dict:
     from clustering.metrics import cluster_accuracy
 
     autoencoder._PRETRAINED.clear()
-    est = {"dec": DEC, "idec": IDEC}[model](len(np.unique(labels)), precision=precision, random_state=seed)
+    est = {"dec": DEC, "idec": IDEC}[model](len(np.unique(labels)), precision=ARITHMETIC[precision], random_state=seed)
     start = time.perf_counter()
     est.fit(X)
     took = time.perf_counter() - start

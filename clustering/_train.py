@@ -72,28 +72,29 @@ def adam(params, *, lr: float, weight_decay: float = 0.0, device=None):
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-# Training arithmetic. "float32" is the model as written; "bfloat16" multiplies matrices in
-# bfloat16 (accumulating in float32) and keeps everything else in float32: the weights Adam
-# updates, biases, activations' gradients, losses. "auto" is bfloat16 where the device has
-# native bfloat16 arithmetic, else float32.
-PRECISIONS = ("float32", "bfloat16", "auto")
+# Training arithmetic. "float32" is the model as written; "bfloat16-mixed" multiplies matrices
+# in bfloat16 (accumulating in float32) and keeps everything else in float32: the weights Adam
+# updates, biases, activations' gradients, losses (the name and the arithmetic are those of
+# clustering.embed's "bfloat16-mixed"). "auto" is bfloat16-mixed where the device has native
+# bfloat16 arithmetic, else float32.
+PRECISIONS = ("float32", "bfloat16-mixed", "auto")
 
 
 def resolve_precision(precision: str, device) -> str:
-    """``"float32"`` or ``"bfloat16"`` for ``precision`` on ``device`` (``"auto"`` asks the device)."""
+    """``"float32"`` or ``"bfloat16-mixed"`` for ``precision`` on ``device`` (``"auto"`` asks the device)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if precision == "auto":
         from clustering.embed import native_bfloat16
 
-        return "bfloat16" if native_bfloat16(device) else "float32"
+        return "bfloat16-mixed" if native_bfloat16(device) else "float32"
     return precision
 
 
 def forward(stack: torch.nn.Module, precision: str):
     """``stack``'s forward pass for training in ``precision`` (resolved): a callable batch -> float32.
 
-    In bfloat16 it runs under ``torch.autocast``: linear layers take bfloat16 inputs (their
+    In bfloat16-mixed it runs under ``torch.autocast``: linear layers take bfloat16 inputs (their
     products accumulated in float32) and return bfloat16, which the callable casts back, so
     the loss, the optimizer's weights and everything outside ``stack`` stay float32. A
     hand-written forward and backward for Linear/ReLU/Dropout stacks, one autograd node with
@@ -102,8 +103,8 @@ def forward(stack: torch.nn.Module, precision: str):
     """
     if precision == "float32":
         return stack
-    if precision != "bfloat16":
-        raise ValueError(f"forward needs a resolved precision (float32 or bfloat16); got {precision!r}")
+    if precision != "bfloat16-mixed":
+        raise ValueError(f"forward needs a resolved precision (float32 or bfloat16-mixed); got {precision!r}")
 
     def autocast_forward(x):
         with torch.autocast(x.device.type, dtype=torch.bfloat16):

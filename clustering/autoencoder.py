@@ -95,7 +95,7 @@ def pretrain(
     called after each epoch (epochs count from 1); if it returns ``True`` training stops
     early (a pruner's way in). Raises ``FloatingPointError`` when the loss diverges.
     ``precision`` is the matrix products' arithmetic (``clustering._train.PRECISIONS``):
-    ``"bfloat16"`` multiplies in bfloat16 and keeps weights, optimizer and loss in float32.
+    ``"bfloat16-mixed"`` multiplies in bfloat16 and keeps weights, optimizer and loss in float32.
     """
     X = check_embeddings(X, n_features=model.input_dim)
     device = resolve_device(device)

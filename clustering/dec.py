@@ -74,7 +74,7 @@ class DEC(ClusteringEstimator):
     sample of ``monitor_sample`` rows.
 
     ``precision`` is the training's arithmetic for matrix products, in both stages:
-    ``"float32"``, ``"bfloat16"`` (products in bfloat16, accumulated in float32; weights,
+    ``"float32"``, ``"bfloat16-mixed"`` (products in bfloat16, accumulated in float32; weights,
     optimizer, losses and the target distribution stay float32) or ``"auto"`` (the default:
     bfloat16 where the device computes it natively, e.g. a CPU with AVX512-BF16 or AMX or an
     Ampere GPU, else float32). Prediction is float32 either way. ``benchmarks.training_precision``

@@ -209,10 +209,10 @@ def test_input_kmeans_is_remembered_per_input_and_settings(blobs):
 @pytest.mark.parametrize("cls", [DEC, IDEC])
 def test_bfloat16_training_recovers_blobs_and_predicts_in_float32(cls, blobs):
     X, y = blobs
-    model = cls(4, **FAST, precision="bfloat16").fit(X)
+    model = cls(4, **FAST, precision="bfloat16-mixed").fit(X)
     assert adjusted_rand_score(y, model.labels_) > 0.95
     assert model.predict_proba(X).dtype == np.float32
-    again = cls(4, **FAST, precision="bfloat16").fit(X)
+    again = cls(4, **FAST, precision="bfloat16-mixed").fit(X)
     assert np.array_equal(model.labels_, again.labels_)  # seeded, bfloat16 or not
 
 
@@ -224,5 +224,5 @@ def test_precision_is_checked_and_keys_the_pretraining_memo(blobs):
         DEC(4, **FAST, precision="half").fit(X)
     kw = dict(epochs=2, batch_size=32, random_state=0)
     fp32, _ = pretrained_autoencoder(X, (16, 4), **kw)
-    bf16, _ = pretrained_autoencoder(X, (16, 4), precision="bfloat16", **kw)
+    bf16, _ = pretrained_autoencoder(X, (16, 4), precision="bfloat16-mixed", **kw)
     assert not torch.equal(fp32.encoder[0].weight, bf16.encoder[0].weight)

@@ -54,4 +54,4 @@ def test_the_logged_dataset_names_the_source_actually_read(tmp_path, monkeypatch
     assert dataset.name == "ag_news_test"
     assert json.loads(dataset.source)["uri"] == "clustering/datasets/ag_news_test.csv.gz"
     assert logged.data.tags["data_source"] == "ag_news_test"
-    assert logged.data.tags["training_precision"] in ("float32", "bfloat16")
+    assert logged.data.tags["training_precision"] in ("float32", "bfloat16-mixed")

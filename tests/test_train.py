@@ -83,7 +83,7 @@ def test_bfloat16_forward_and_gradients_stay_close_to_float32(batch_norm):
     # over rows that mostly cancels, as the first layer's, can be 10% off in relative terms),
     # over a batch large enough that the odd ReLU flipped by rounding averages out.
     stack, x = _stack(batch_norm), torch.randn(256, 12, generator=torch.Generator().manual_seed(1))
-    out, grads = _grads(stack, forward(stack, "bfloat16"), x)
+    out, grads = _grads(stack, forward(stack, "bfloat16-mixed"), x)
     ref_out, ref_grads = _grads(stack, stack, x)
     assert out.dtype == torch.float32 and torch.allclose(out, ref_out, rtol=0.05, atol=0.02)
     assert not torch.equal(out, ref_out)  # it did compute in bfloat16
@@ -99,7 +99,7 @@ def test_bfloat16_forward_keeps_dropout_a_training_time_draw():
     from clustering.autoencoder import AutoEncoder
 
     ae = AutoEncoder(12, (8, 4), dropout=0.5)
-    fn, x = forward(ae.encoder, "bfloat16"), torch.ones(64, 12)
+    fn, x = forward(ae.encoder, "bfloat16-mixed"), torch.ones(64, 12)
     assert not torch.equal(fn(x), fn(x))  # training: a new draw each call
     ae.eval()
     assert torch.equal(fn(x), fn(x))  # eval: no dropout, as nn.Dropout
@@ -115,7 +115,7 @@ def test_float32_forward_is_the_module_itself():
 def test_precision_auto_asks_the_device(monkeypatch):
     from clustering import embed
 
-    for native, expected in ((True, "bfloat16"), (False, "float32")):
+    for native, expected in ((True, "bfloat16-mixed"), (False, "float32")):
         monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
         assert resolve_precision("auto", "cpu") == expected
     assert resolve_precision("float32", "cpu") == "float32"
