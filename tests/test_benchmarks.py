@@ -464,3 +464,12 @@ def test_training_precision_pairs_seeds_and_judges_each_case():
     flipped["summary"] = training_precision.summarise(flipped["runs"])
     assert "better by more than 0.005" in report.training_precision_markdown({"machine": None, "cases": {"x": flipped}})
     assert "+0.0040 ± 0.0020" in md and "(2.00x)" in md
+
+
+def test_adaptation_probe_core_takes_the_most_confident_share_of_every_cluster():
+    from benchmarks.adaptation_probe import confident_core
+
+    P = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55], [0.1, 0.9]])
+    labels = P.argmax(1)
+    assert confident_core(P, labels, 2 / 3).tolist() == [0, 2, 3, 5]  # drops 1 and 4, the narrowest margins
+    assert confident_core(P, labels, 0.01).tolist() == [0, 5]        # at least one per cluster
