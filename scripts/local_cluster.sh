@@ -120,8 +120,12 @@ start_postgres() {
     touch "$DIR/postgres.log"
     if is_root; then chown postgres: "$DIR/postgres.log"; fi
     # TCP on 127.0.0.1 only and no Unix socket: nothing reaches it from outside this machine.
+    # Every worker keeps pools for Optuna's storage and its heartbeat, and the MLflow server its
+    # own: PostgreSQL's default of 100 connections ran out with a handful of workers on a loaded
+    # machine (the distributed tests, 2026-11-28), so the cluster allows 300.
     if ! as_pg "$BIN/pg_ctl" -D "$PGDATA" -l "$DIR/postgres.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=''" start >/dev/null; then
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories='' -c max_connections=300" \
+        start >/dev/null; then
       tail -n 20 "$DIR/postgres.log" >&2
       die "PostgreSQL did not start (is port $PG_PORT taken? set PG_PORT)"
     fi
