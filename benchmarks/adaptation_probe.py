@@ -41,24 +41,13 @@ VARIANTS = {
 }
 
 
-def confident_core(P: np.ndarray, labels: np.ndarray, fraction: float) -> np.ndarray:
-    """Positions of the ``fraction`` of each cluster with the largest top-two posterior margin."""
-    top2 = np.sort(P, axis=1)[:, -2:]
-    margin = top2[:, 1] - top2[:, 0]
-    keep = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        keep += list(members[np.argsort(-margin[members], kind="stable")[:max(1, round(fraction * len(members)))]])
-    return np.sort(np.asarray(keep))
-
-
 def probe(texts, y, X, *, variant: str, seed: int) -> dict:
     import torch
     from sklearn.cluster import KMeans
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import normalized_mutual_info_score
 
-    from clustering._selftrain_loop import nearest_neighbors, train_round
+    from clustering._selftrain_loop import confident_mask, nearest_neighbors, train_round
     from clustering._transformer import freeze_lower_layers, text_embedders
     from clustering.centroids import l2_normalize
     from clustering.embed import load_model
@@ -75,7 +64,9 @@ def probe(texts, y, X, *, variant: str, seed: int) -> dict:
 
     frozen = PseudoLabelClusterer(k, random_state=seed).fit(texts, embeddings=X)
     score("pseudolabel, frozen", frozen.labels_)
-    keep = confident_core(frozen.predict_proba(texts, embeddings=X), frozen.labels_, settings["confident_fraction"])
+    # the confident core: the largest top-two posterior margins, the same share of every cluster
+    keep = np.flatnonzero(confident_mask(frozen.predict_proba(texts, embeddings=X), frozen.labels_,
+                                         settings["confident_fraction"]))
     scores["core"] = {"acc": cluster_accuracy(y[keep], frozen.labels_[keep]), "n": len(keep)}
 
     torch.manual_seed(seed)
@@ -89,8 +80,8 @@ def probe(texts, y, X, *, variant: str, seed: int) -> dict:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         train_round(embed, [p for p in encoder.parameters() if p.requires_grad], keep, frozen.labels_, centers,
                     loss=settings["loss"], epochs=1, lr=settings["lr"], head_lr=1e-3, batch_size=64,
-                    temperature=0.1, contrastive_weight=1.0, neighbors=nearest_neighbors(X, 10) if settings["positives"] == "neighbors" else None,
-                    random_state=seed)
+                    temperature=0.1, contrastive_weight=1.0, random_state=seed,
+                    neighbors=nearest_neighbors(X, 10) if settings["positives"] == "neighbors" else None)
     encoder.eval()
     adapted = embed_all()
     score("k-means, adapted", KMeans(k, n_init=10, random_state=seed).fit_predict(adapted))

@@ -76,7 +76,7 @@ class DEC(ClusteringEstimator):
     ``precision`` is the training's arithmetic for matrix products, in both stages:
     ``"float32"``, ``"bfloat16-mixed"`` (products in bfloat16, accumulated in float32; weights,
     optimizer, losses and the target distribution stay float32) or ``"auto"`` (the default:
-    bfloat16 where the device computes it natively, e.g. a CPU with AVX512-BF16 or AMX or an
+    bfloat16-mixed where the device computes it natively, e.g. a CPU with AVX512-BF16 or AMX or an
     Ampere GPU, else float32). Prediction is float32 either way. ``benchmarks.training_precision``
     measures what bfloat16 changes on three corpora (``benchmarks/RESULTS.md``).
 

@@ -466,10 +466,11 @@ def test_training_precision_pairs_seeds_and_judges_each_case():
     assert "+0.0040 ± 0.0020" in md and "(2.00x)" in md
 
 
-def test_adaptation_probe_core_takes_the_most_confident_share_of_every_cluster():
-    from benchmarks.adaptation_probe import confident_core
+def test_adaptation_probe_core_takes_the_most_confident_share_of_every_cluster_from_posteriors():
+    from clustering._selftrain_loop import confident_mask  # what the probe's core is
 
     P = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55], [0.1, 0.9]])
     labels = P.argmax(1)
-    assert confident_core(P, labels, 2 / 3).tolist() == [0, 2, 3, 5]  # drops 1 and 4, the narrowest margins
-    assert confident_core(P, labels, 0.01).tolist() == [0, 5]        # at least one per cluster
+    core = lambda fraction: np.flatnonzero(confident_mask(P, labels, fraction)).tolist()  # noqa: E731
+    assert core(2 / 3) == [0, 2, 3, 5]  # drops 1 and 4, the narrowest margins
+    assert core(0.01) == [0, 5]        # at least one per cluster
