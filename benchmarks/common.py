@@ -20,6 +20,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The labelled corpora beside the repository (../shared/data) that quality is measured on.
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 # The AG News test split shipped inside the package (clustering/datasets/), gzipped CSV.
 AG_NEWS_CSV = ROOT / "clustering" / "datasets" / "ag_news_test.csv.gz"

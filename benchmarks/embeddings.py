@@ -55,15 +55,13 @@ import numpy as np
 from benchmarks import common
 from benchmarks.report import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL
 
-SHARED_DATA = common.ROOT.parent / "shared" / "data"
-CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
 OUT = common.RESULTS_DIR / "embeddings.json"
 
 
 @dataclass(frozen=True)
 class EmbeddingsConfig:
     routes: str = ",".join(ROUTES)
-    corpora: str = ",".join(CORPORA)
+    corpora: str = ",".join(common.CORPORA)
     timing_texts: int = 400  # per corpus
     rounds: int = 3
     n_seeds: int = 40  # 5 left Biomedical's seed noise (~0.008 in mean ACC) above the tolerance
@@ -74,7 +72,7 @@ class EmbeddingsConfig:
         return _pick(self.routes, ROUTES, "route")
 
     def corpus_list(self) -> list[str]:
-        return _pick(self.corpora, CORPORA, "corpus")
+        return _pick(self.corpora, common.CORPORA, "corpus")
 
 
 def _pick(text: str, known: dict, what: str) -> list[str]:
@@ -243,7 +241,7 @@ def run(config: EmbeddingsConfig, command: str, echo=print) -> dict:
     threads = common.limit_threads()
     data = {}
     for name in corpora:
-        path = SHARED_DATA / CORPORA[name]
+        path = common.SHARED_DATA / common.CORPORA[name]
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: this benchmark needs the shared corpora beside the repository")
         data[name] = load_corpus(path)

@@ -39,10 +39,8 @@ import numpy as np
 
 from benchmarks import common
 
-SHARED_DATA = common.ROOT.parent / "shared" / "data"
-CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
 SIZES = ("full", "1000")
-CASES = tuple(f"{c}:{s}" for c in CORPORA for s in SIZES)
+CASES = tuple(f"{c}:{s}" for c in common.CORPORA for s in SIZES)
 OUT_DIR = common.RESULTS_DIR / "selection"
 SUBSET = 1000
 
@@ -80,7 +78,7 @@ def load_case(case: str) -> common.LabelledData:
     from clustering.embed import embed_texts
 
     corpus_name, size = case.split(":")
-    path = SHARED_DATA / CORPORA[corpus_name]
+    path = common.SHARED_DATA / common.CORPORA[corpus_name]
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: this benchmark needs the shared corpora beside the repository")
     full = load_corpus(path)

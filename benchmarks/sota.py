@@ -32,8 +32,6 @@ import numpy as np
 from benchmarks import common
 from benchmarks.report import SOTA_METHODS as METHODS, STAGE, UNGUARDED
 
-SHARED_DATA = common.ROOT.parent / "shared" / "data"
-CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
 OUT = common.RESULTS_DIR / "sota.json"
 
 
@@ -41,7 +39,7 @@ def load(corpus: str, imbalanced: bool):
     from clustering.data import load_corpus
     from clustering.embed import embed_texts
 
-    data = load_corpus(SHARED_DATA / CORPORA[corpus])
+    data = load_corpus(common.SHARED_DATA / common.CORPORA[corpus])
     texts, labels = data.texts, np.asarray(data.labels)
     X = embed_texts(texts, show_progress=False, precision="float32")
     if imbalanced:
@@ -85,7 +83,7 @@ def child(corpus: str, method: str, n_seeds: int, imbalanced: bool) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sota", description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", default=",".join(CORPORA))
+    parser.add_argument("--corpora", default=",".join(common.CORPORA))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--n_seeds", type=int, default=5)
     parser.add_argument("--imbalanced", type=int, default=1, help="1: also the long-tailed subsets (kmeans, pseudolabel)")

@@ -2,7 +2,7 @@
 test, StackOverflow and Biomedical.
 
 ``DEC(precision=...)`` (and IDEC, AE + KMeans) chooses the arithmetic of the training's matrix
-products: ``"bfloat16"`` rounds their inputs to bfloat16 and accumulates in float32; weights,
+products: ``"bfloat16-mixed"`` rounds their inputs to bfloat16 and accumulates in float32; weights,
 Adam, biases, losses and the target distribution stay float32 (``clustering/_train.py``). This
 part asks whether that changes what DEC finds. Each (corpus, model) runs seeds 0..n-1 in both
 precisions, interleaved, in one process with one thread; the seed report's settings, k = the
@@ -28,23 +28,12 @@ import time
 
 import numpy as np
 
-from benchmarks import common
+from benchmarks import common, sota
 
-SHARED_DATA = common.ROOT.parent / "shared" / "data"
-CORPORA = {"ag_news": "ag_news_test.csv", "stackoverflow": "stackoverflow.csv", "biomedical": "biomedical.csv"}
 MODELS = ("dec", "idec")
 PRECISIONS = ("float32", "bfloat16")
 ARITHMETIC = {"float32": "float32", "bfloat16": "bfloat16-mixed"}  # the label in results -> DEC(precision=)
 OUT = common.RESULTS_DIR / "training_precision.json"
-
-
-def load(corpus: str):
-    """Labels and cached MiniLM embeddings of one shared corpus."""
-    from clustering.data import load_corpus
-    from clustering.embed import embed_texts
-
-    data = load_corpus(SHARED_DATA / CORPORA[corpus])
-    return np.asarray(data.labels), embed_texts(data.texts, show_progress=False, precision="float32")
 
 
 def fit_one(model: str, precision: str, X, labels, seed: int) -> dict:
@@ -83,18 +72,18 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.training_precision",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", default=",".join(CORPORA))
+    parser.add_argument("--corpora", default=",".join(common.CORPORA))
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--n_seeds", type=int, default=5)
     args = parser.parse_args(argv)
     corpora, models = args.corpora.split(","), args.models.split(",")
-    bad = [c for c in corpora if c not in CORPORA] + [m for m in models if m not in MODELS]
+    bad = [c for c in corpora if c not in common.CORPORA] + [m for m in models if m not in MODELS]
     if bad:
-        parser.error(f"unknown corpus or model {bad}; corpora: {', '.join(CORPORA)}; models: {', '.join(MODELS)}")
+        parser.error(f"unknown corpus or model {bad}; corpora: {', '.join(common.CORPORA)}; models: {', '.join(MODELS)}")
     common.limit_threads()
     result = json.loads(OUT.read_text()) if OUT.is_file() else {"cases": {}}
     for corpus in corpora:
-        labels, X = load(corpus)
+        _, labels, X = sota.load(corpus, imbalanced=False)  # float32 MiniLM embeddings, cached
         for model in models:
             runs = {p: [] for p in PRECISIONS}
             for seed in range(args.n_seeds):
