@@ -191,6 +191,17 @@ def test_no_password_in_the_tracking_store_the_artifacts_or_the_output(cluster, 
 
 # --- SIGKILL mid-trial, then the same command again ---------------------------------------------
 
+def test_the_cluster_leaves_room_for_many_workers_connections(cluster):
+    """PostgreSQL's default 100 connections ran out under load (workers' pools, heartbeats, the
+    MLflow server's pool): scripts/local_cluster.sh starts it with 300."""
+    bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+    out = subprocess.run([f"{bindir}/psql", "-X", "-q", "-tA", "-h", "127.0.0.1", "-p", str(cluster.pg_port),
+                          "-U", "postgres", "-d", "postgres", "-c", "show max_connections"],
+                         env={**os.environ, "PGPASSFILE": str(cluster.pgpass)}, capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "300"
+
+
 def test_a_worker_killed_mid_trial_is_recovered_by_rerunning_the_command(cluster, ag_news_csv, tmp_path):
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     storage = cluster.storage(with_password=True)
