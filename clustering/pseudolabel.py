@@ -24,6 +24,13 @@
    regression is trained on the ``confident_fraction`` of each pseudo-cluster with the
    most confident transport plan, and its ``predict_proba`` on every text is the next ``P``.
    Rounds stop after ``rounds`` or when fewer than ``tol`` of the labels change.
+   **Neighbour smoothing** (``neighbors``, ``smoothing``): each round's posterior is mixed with
+   the mean posterior of the text's ``neighbors`` nearest texts in the Sentence-BERT space
+   (itself included), ``P <- (1 - smoothing) P + smoothing mean_kNN(P)``, before it makes the
+   next pseudo-labels and the answer. Neighbours in a sentence encoder's space mostly share a
+   topic (SCAN's premise: Van Gansbeke et al., ECCV 2020, "Learning to classify images without
+   labels"), so one step of this graph smoothing corrects the linear classifier where its
+   boundary cuts through a dense region, as label propagation would.
 4. **A label-free guard** (``select="silhouette"``): the rounds' partition is kept only if
    its cosine silhouette in the fixed Sentence-BERT space (the project's label-free
    objective) beats the k-means start's; otherwise the k-means partition is the answer.
@@ -42,11 +49,18 @@ Frozen encoder: the Sentence-BERT model is not fine-tuned, so embeddings come fr
 on-disk cache (``clustering.embed.embed_texts``) or from the caller (``embeddings=``).
 ``fit``/``predict``/``transform`` take raw texts, because the tf-idf view needs them.
 
+Prediction on new texts is transductive where smoothing is on: the model keeps the training
+texts' Sentence-BERT rows and their last-round posterior (``train_proba_``), and a new
+text's posterior is mixed with that of its nearest training texts, as in ``fit``, so
+``predict`` on the training texts returns ``labels_``. That is 4 bytes x (d + k) per training
+text in the fitted model (about 31 MB for 20,000 MiniLM rows).
+
 Search space for a tuner (defaults were chosen once, by reasoning and on three corpora,
 and are the same everywhere): ``lexical_weight`` 0-1.5 (0 = MiniLM only), ``lexical_dims``
 32-512, ``rounds`` 0-15 (0 = k-means on the two views), ``confident_fraction`` 0.3-1.0,
-``balance`` 0-1, ``C`` 0.1-10 (log scale), ``n_init`` 10-50, ``init_sample`` 2000-all,
-``select`` "silhouette" or None (always keep the rounds).
+``balance`` 0-1, ``C`` 0.1-10 (log scale), ``neighbors`` 0-40 (0 = no smoothing),
+``smoothing`` 0-0.9, ``n_init`` 10-50, ``init_sample`` 2000-all, ``select`` "silhouette" or
+None (always keep the rounds).
 """
 from __future__ import annotations
 
@@ -57,6 +71,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
@@ -123,7 +138,10 @@ class PseudoLabelClusterer(ClusteringEstimator):
     ``embedding_model`` through the on-disk cache.
 
     Attributes: ``labels_`` (n,), ``vectorizer_``, ``svd_``, ``kmeans_``, ``classifier_``
-    (the last round's ``LogisticRegression``; ``None`` when ``rounds=0``), ``n_iter_``
+    (the last round's ``LogisticRegression``; ``None`` when ``rounds=0``), ``neighbors_``
+    (a ``NearestNeighbors`` on the training texts' Sentence-BERT rows; ``None`` without
+    smoothing), ``train_proba_`` (n, k) (the last round's classifier posterior on them,
+    before smoothing; ``None`` without smoothing or rounds), ``n_iter_``
     (rounds run), ``history_`` (per round: ``changed`` share of labels that moved,
     ``core`` training-set size, ``largest`` share of the largest cluster), ``n_features_in_``,
     ``rounds_labels_`` (n,) (the rounds' partition, kept or not), ``selection_`` (the guard's
@@ -143,6 +161,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
         confident_fraction: float = 0.7,
         balance: float = 1.0,
         C: float = 1.0,
+        neighbors: int = 10,
+        smoothing: float = 0.5,
         tol: float = 1e-3,
         select: str | None = "silhouette",
         n_init: int = 30,
@@ -157,6 +177,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
         self.confident_fraction = confident_fraction
         self.balance = balance
         self.C = C
+        self.neighbors = neighbors
+        self.smoothing = smoothing
         self.tol = tol
         self.select = select
         self.n_init = n_init
@@ -192,14 +214,20 @@ class PseudoLabelClusterer(ClusteringEstimator):
         labels = self.kmeans_.labels_
         target = size_prior(np.bincount(labels, minlength=self.n_clusters), self.balance)
         self.classifier_, self.history_ = None, {"changed": [], "core": [], "largest": []}
-        self.n_iter_ = 0
+        self.n_iter_, self.train_proba_, self.neighbors_ = 0, None, None
+        if self.rounds > 0 and self._smooths():
+            self.neighbors_ = NearestNeighbors(n_neighbors=min(self.neighbors, len(emb)), metric="cosine",
+                                               algorithm="brute").fit(emb)
+            graph = self.neighbors_.kneighbors(emb, return_distance=False)  # each text's first is itself
         for round_ in range(self.rounds):
             pseudo, core = confident_core(sinkhorn(P, target), self.confident_fraction)
             if len(np.unique(pseudo[core])) < 2:
                 break
             clf = LogisticRegression(C=self.C, max_iter=300).fit(F[core], pseudo[core])
-            P = np.full((len(F), self.n_clusters), 1e-12)
-            P[:, clf.classes_] = clf.predict_proba(F)
+            P = self._classifier_posterior(clf, F)
+            if self.neighbors_ is not None:
+                self.train_proba_ = P.astype(np.float32)
+                P = self._smooth(P, self.train_proba_[graph])
             new = P.argmax(axis=1)
             changed = float(np.mean(new != labels))
             labels, self.classifier_, self.n_iter_ = new, clf, round_ + 1
@@ -219,6 +247,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
             self.selection_ = {name: silhouette(emb, lab, sample_size=5000, random_state=seed)
                                for name, lab in (("kmeans", self.kmeans_.labels_), ("rounds", labels))}
             self.use_rounds_ = not self.selection_["rounds"] < self.selection_["kmeans"]
+        if not self.use_rounds_:  # k-means' partition answers: nothing to smooth with
+            self.neighbors_ = self.train_proba_ = None
         self.labels_ = self.rounds_labels_ if self.use_rounds_ else np.asarray(self.kmeans_.labels_)
         return self
 
@@ -233,12 +263,18 @@ class PseudoLabelClusterer(ClusteringEstimator):
 
     def predict_proba(self, X, *, embeddings=None) -> np.ndarray:
         """Posterior (n, n_clusters): the last round's classifier, or k-means' softmax when its partition was kept."""
-        F = self.transform(X, embeddings=embeddings)
+        check_is_fitted(self)
+        texts = check_texts(X)
+        emb = self._embeddings(texts, embeddings)
+        F = self.transform(texts, embeddings=emb)
         if not self.use_rounds_:
             return self._kmeans_posterior(F)
-        P = np.zeros((len(F), self.n_clusters))
-        P[:, self.classifier_.classes_] = self.classifier_.predict_proba(F)
-        return P
+        P = self._classifier_posterior(self.classifier_, F)
+        if self.neighbors_ is None:
+            return P
+        # the same step as in fit, where a training text's nearest neighbour is itself
+        nearest = self.neighbors_.kneighbors(emb, return_distance=False)
+        return self._smooth(P, self.train_proba_[nearest]).astype(np.float64)
 
     def predict(self, X, *, embeddings=None) -> np.ndarray:
         """Cluster (n,) of each text in ``X``."""
@@ -250,6 +286,19 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if not self.use_rounds_:
             return 0
         return int(self.classifier_.coef_.size + self.classifier_.intercept_.size)
+
+    def _smooths(self) -> bool:
+        return self.neighbors > 1 and self.smoothing > 0
+
+    def _smooth(self, P: np.ndarray, neighbour_P: np.ndarray) -> np.ndarray:
+        """``(1 - smoothing) P + smoothing`` times the mean of ``neighbour_P`` (n, K, k) over the K neighbours."""
+        return (1.0 - self.smoothing) * P + self.smoothing * neighbour_P.mean(axis=1)
+
+    def _classifier_posterior(self, clf: LogisticRegression, F: np.ndarray) -> np.ndarray:
+        """``clf.predict_proba`` (n, n_clusters), 1e-12 in the columns of clusters it never saw."""
+        P = np.full((len(F), self.n_clusters), 1e-12)
+        P[:, clf.classes_] = clf.predict_proba(F)
+        return P
 
     def _kmeans_posterior(self, F: np.ndarray) -> np.ndarray:
         """Softmax of minus the squared distances to the k-means centres, at ``_INIT_TEMPERATURE``."""
@@ -287,6 +336,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
             "confident_fraction": 0 < self.confident_fraction <= 1,
             "balance": 0 <= self.balance <= 1,
             "C": self.C > 0,
+            "neighbors": isinstance(self.neighbors, (int, np.integer)) and self.neighbors >= 0,
+            "smoothing": 0 <= self.smoothing < 1,
             "tol": self.tol >= 0,
             "init_sample": self.init_sample is None or self.init_sample >= 1,
             "select": self.select in (None, "silhouette"),

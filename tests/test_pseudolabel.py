@@ -100,6 +100,41 @@ def test_rounds_zero_is_kmeans_on_two_views(data):
     np.testing.assert_array_equal(model.predict(texts, embeddings=emb), model.labels_)
 
 
+def test_smoothing_mixes_each_posterior_with_its_sbert_neighbours(data):
+    texts, emb, _ = data
+    model = PseudoLabelClusterer(3, rounds=3, n_init=3, neighbors=5, smoothing=0.3, select=None).fit(
+        texts, embeddings=emb)
+    # new texts: the training texts' words, their embeddings moved a little
+    rng = np.random.default_rng(7)
+    new = emb[::10] + 0.05 * rng.standard_normal(emb[::10].shape).astype(np.float32)
+    new /= np.linalg.norm(new, axis=1, keepdims=True)
+    new_texts = texts[::10]
+    own = np.zeros((len(new), 3))
+    own[:, model.classifier_.classes_] = model.classifier_.predict_proba(model.transform(new_texts, embeddings=new))
+    nearest = np.argsort(-(new @ emb.T), axis=1, kind="stable")[:, :5]  # cosine, in the Sentence-BERT view
+    expected = 0.7 * own + 0.3 * model.train_proba_[nearest].mean(axis=1)
+    np.testing.assert_allclose(model.predict_proba(new_texts, embeddings=new), expected, atol=1e-6)
+    # on the training texts a text is its own nearest neighbour, so predict reproduces fit
+    np.testing.assert_array_equal(model.predict(texts, embeddings=emb), model.labels_)
+    assert model.train_proba_.shape == (len(texts), 3)
+
+
+@pytest.mark.parametrize("params", [{"neighbors": 0}, {"smoothing": 0.0}, {"neighbors": 1}])
+def test_no_smoothing_answers_with_the_classifier_alone(data, params):
+    texts, emb, _ = data
+    model = PseudoLabelClusterer(3, rounds=2, n_init=2, select=None, **params).fit(texts, embeddings=emb)
+    assert model.neighbors_ is None and model.train_proba_ is None
+    own = model.classifier_.predict_proba(model.transform(texts, embeddings=emb))
+    np.testing.assert_allclose(model.predict_proba(texts, embeddings=emb)[:, model.classifier_.classes_], own)
+    np.testing.assert_array_equal(model.labels_, model.predict(texts, embeddings=emb))
+
+
+def test_kmeans_answer_keeps_no_training_rows(data):
+    texts, emb, _ = data
+    model = PseudoLabelClusterer(3, rounds=0, n_init=2).fit(texts, embeddings=emb)
+    assert model.neighbors_ is None and model.train_proba_ is None
+
+
 def test_unequal_topics_keep_unequal_clusters():
     texts, emb, labels = corpus(sizes=(90, 30, 10), seed=1)
     model = PseudoLabelClusterer(3, n_init=3, random_state=0).fit(texts, embeddings=emb)
@@ -120,6 +155,10 @@ def test_refuses_bad_input(data):
         PseudoLabelClusterer(3).predict(texts, embeddings=emb)
     with pytest.raises(ValueError, match="confident_fraction"):
         PseudoLabelClusterer(3, confident_fraction=0).fit(texts, embeddings=emb)
+    with pytest.raises(ValueError, match="neighbors"):
+        PseudoLabelClusterer(3, neighbors=-1).fit(texts, embeddings=emb)
+    with pytest.raises(ValueError, match="smoothing"):
+        PseudoLabelClusterer(3, smoothing=1.0).fit(texts, embeddings=emb)
     with pytest.raises(ValueError, match="select"):
         PseudoLabelClusterer(3, select="inertia").fit(texts, embeddings=emb)
     with pytest.raises(ValueError, match="rows"):
