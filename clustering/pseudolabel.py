@@ -17,10 +17,11 @@
 3. **Rounds of self-labelling**, as in iterative classification (Deep ECIC: Yin et al., 2023,
    "Iterative classification for short text clustering"): the posterior ``P`` (n, k) of the
    current model is turned into pseudo-labels by Sinkhorn-Knopp optimal transport towards
-   equal cluster sizes (RSTC: Zheng et al., ACL 2023, "Robust representation learning with
+   target cluster sizes (RSTC: Zheng et al., ACL 2023, "Robust representation learning with
    reliable pseudo-labels generation via self-adaptive optimal transport for short text
-   clustering", eq. 4-6; ``balance`` < 1 moves the target sizes geometrically towards
-   the k-means partition's own sizes); a multinomial logistic
+   clustering", eq. 4-6): equal sizes at ``balance=1``; below 1 the target moves
+   geometrically towards the current partition's own sizes, recomputed every round, so it
+   can follow topics of unequal size; a multinomial logistic
    regression is trained on the ``confident_fraction`` of each pseudo-cluster with the
    most confident transport plan, and its ``predict_proba`` on every text is the next ``P``.
    Rounds stop after ``rounds`` or when fewer than ``tol`` of the labels change.
@@ -31,18 +32,19 @@
    topic (SCAN's premise: Van Gansbeke et al., ECCV 2020, "Learning to classify images without
    labels"), so one step of this graph smoothing corrects the linear classifier where its
    boundary cuts through a dense region, as label propagation would.
-4. **A label-free guard** (``select="silhouette"``): the rounds' partition is kept only if
-   its cosine silhouette in the fixed Sentence-BERT space (the project's label-free
-   objective) beats the k-means start's; otherwise the k-means partition is the answer.
+4. **Label-free choices**, by the cosine silhouette in the fixed Sentence-BERT space (the
+   project's label-free objective). ``balance="auto"`` runs the rounds twice, at equal sizes
+   (1.0) and half-way to the partition's own sizes (0.5), and keeps the run with the higher
+   silhouette. Then the guard (``select="silhouette"``) keeps the rounds' partition only if
+   its silhouette beats the k-means start's; otherwise the k-means partition is the answer.
 
 The final labels are the classifier's own argmax, without the transport step, so the size
 prior shapes the training sets, not the answer: well-separated topics of different sizes
-keep clusters of different sizes (see the tests). The prior is still a bet: on long-tailed
-subsets of the benchmark corpora the rounds cost ACC against k-means on the two views
-(``rounds=0``), and lowering ``balance`` did not help, because without the equal-size
-target the classifier lets the largest cluster grow round after round. The guard of step 4
-catches that on two of the three long-tailed subsets (``benchmarks/RESULTS.md``), at the
-price of rejecting the rounds on balanced Biomedical, where they raise ACC but lower NMI.
+keep clusters of different sizes (see the tests). The prior is still a bet, and either
+fixed choice loses somewhere (``benchmarks/RESULTS.md``): equal sizes cost ACC on
+long-tailed subsets of the benchmark corpora, where the classifier would otherwise let the
+largest cluster grow round after round; 0.5 costs 0.04 ACC on balanced StackOverflow.
+Hence ``"auto"``, at twice the rounds' time.
 Nothing reads true labels; nothing prints.
 
 Frozen encoder: the Sentence-BERT model is not fine-tuned, so embeddings come from the
@@ -58,7 +60,7 @@ text in the fitted model (about 31 MB for 20,000 MiniLM rows).
 Search space for a tuner (defaults were chosen once, by reasoning and on three corpora,
 and are the same everywhere): ``lexical_weight`` 0-1.5 (0 = MiniLM only), ``lexical_dims``
 32-512, ``rounds`` 0-15 (0 = k-means on the two views), ``confident_fraction`` 0.3-1.0,
-``balance`` 0-1, ``C`` 0.1-10 (log scale), ``neighbors`` 0-40 (0 = no smoothing),
+``balance`` 0-1 or "auto", ``C`` 0.1-10 (log scale), ``neighbors`` 0-40 (0 = no smoothing),
 ``smoothing`` 0-0.9, ``n_init`` 10-50, ``init_sample`` 2000-all, ``select`` "silhouette" or
 None (always keep the rounds).
 """
@@ -83,6 +85,9 @@ Callback = Callable[[int, dict], object]
 # this space) into the first round's posterior: sharp enough to keep k-means' argmax, soft
 # enough for the transport to move the ambiguous texts.
 _INIT_TEMPERATURE = 0.05
+# ``balance="auto"``'s candidates, in order of preference on a tied silhouette: equal sizes
+# (RSTC's prior, best on balanced corpora) and half-way to the partition's own sizes.
+AUTO_BALANCES = (1.0, 0.5)
 
 
 def sinkhorn(P: np.ndarray, sizes: np.ndarray | None = None, *, n_iter: int = 100) -> np.ndarray:
@@ -107,7 +112,7 @@ def sinkhorn(P: np.ndarray, sizes: np.ndarray | None = None, *, n_iter: int = 10
 def size_prior(sizes: np.ndarray, balance: float) -> np.ndarray:
     """Target cluster shares (k,): ``sizes ** (1 - balance)`` times the uniform ``(1/k) ** balance``, normalised.
 
-    ``balance=1``: equal sizes (RSTC's prior); ``0``: the given (k-means') sizes; in between
+    ``balance=1``: equal sizes (RSTC's prior); ``0``: the given (current partition's) sizes; in between
     a geometric compromise, so a corpus whose topics differ in size is not forced equal.
     """
     shares = np.maximum(np.asarray(sizes, dtype=np.float64), 1.0) ** (1.0 - balance)
@@ -144,8 +149,11 @@ class PseudoLabelClusterer(ClusteringEstimator):
     before smoothing; ``None`` without smoothing or rounds), ``n_iter_``
     (rounds run), ``history_`` (per round: ``changed`` share of labels that moved,
     ``core`` training-set size, ``largest`` share of the largest cluster), ``n_features_in_``,
-    ``rounds_labels_`` (n,) (the rounds' partition, kept or not), ``selection_`` (the guard's
-    silhouettes, ``{"kmeans": s, "rounds": s}``; empty without a guard) and ``use_rounds_``.
+    ``rounds_labels_`` (n,) (the rounds' partition, kept or not), ``balance_`` (the balance
+    the rounds ran at: ``balance`` itself, or ``"auto"``'s choice), ``balance_scores_``
+    (``"auto"``'s silhouettes, ``{1.0: s, 0.5: s}``; empty otherwise), ``selection_`` (the
+    guard's silhouettes, ``{"kmeans": s, "rounds": s}``; empty without a guard) and
+    ``use_rounds_``.
     """
 
     input_kind = "texts"  # the tf-idf view needs them; the MiniLM view comes from the embedding cache
@@ -159,7 +167,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         lexical_dims: int = 128,
         rounds: int = 8,
         confident_fraction: float = 0.7,
-        balance: float = 1.0,
+        balance: float | str = "auto",
         C: float = 1.0,
         neighbors: int = 10,
         smoothing: float = 0.5,
@@ -190,8 +198,9 @@ class PseudoLabelClusterer(ClusteringEstimator):
         """Cluster the texts ``X``; ``y`` is ignored.
 
         ``callback(round, logs)`` runs after every round with ``stage="cluster"``, the round's
-        ``labels`` and its ``changed``, ``core`` and ``largest``; returning ``True`` stops the
-        rounds there.
+        ``labels`` and its ``changed``, ``core``, ``largest`` and ``balance``; returning ``True``
+        stops that run of rounds. With ``balance="auto"`` the second run's rounds continue the
+        count of the first's.
         """
         texts = check_texts(X)
         check_n_clusters(self.n_clusters, len(texts))
@@ -212,40 +221,31 @@ class PseudoLabelClusterer(ClusteringEstimator):
         self.kmeans_ = self._kmeans(F, seed)
         P = self._kmeans_posterior(F)
         labels = self.kmeans_.labels_
-        target = size_prior(np.bincount(labels, minlength=self.n_clusters), self.balance)
-        self.classifier_, self.history_ = None, {"changed": [], "core": [], "largest": []}
-        self.n_iter_, self.train_proba_, self.neighbors_ = 0, None, None
+        graph = None
         if self.rounds > 0 and self._smooths():
-            self.neighbors_ = NearestNeighbors(n_neighbors=min(self.neighbors, len(emb)), metric="cosine",
-                                               algorithm="brute").fit(emb)
-            graph = self.neighbors_.kneighbors(emb, return_distance=False)  # each text's first is itself
-        for round_ in range(self.rounds):
-            pseudo, core = confident_core(sinkhorn(P, target), self.confident_fraction)
-            if len(np.unique(pseudo[core])) < 2:
-                break
-            clf = LogisticRegression(C=self.C, max_iter=300).fit(F[core], pseudo[core])
-            P = self._classifier_posterior(clf, F)
-            if self.neighbors_ is not None:
-                self.train_proba_ = P.astype(np.float32)
-                P = self._smooth(P, self.train_proba_[graph])
-            new = P.argmax(axis=1)
-            changed = float(np.mean(new != labels))
-            labels, self.classifier_, self.n_iter_ = new, clf, round_ + 1
-            logs = {"changed": changed, "core": int(core.sum()),
-                    "largest": float(np.bincount(labels).max() / len(labels))}
-            for key, value in logs.items():
-                self.history_[key].append(value)
-            if callback is not None and callback(round_, {"stage": "cluster", "labels": labels, **logs}) is True:
-                break
-            if changed < self.tol:
-                break
-        self.rounds_labels_ = np.asarray(labels)
+            neighbours = NearestNeighbors(n_neighbors=min(self.neighbors, len(emb)), metric="cosine",
+                                          algorithm="brute").fit(emb)
+            graph = _nearest(neighbours, emb)  # each text's first is itself
+        from clustering.metrics import silhouette
+
+        score = lambda partition: silhouette(emb, partition, sample_size=5000, random_state=seed)  # noqa: E731
+        auto = self.balance == "auto"
+        balances = (AUTO_BALANCES if self.rounds > 0 else AUTO_BALANCES[:1]) if auto else (float(self.balance),)
+        runs, step = [], 0
+        for balance in balances:
+            runs.append(self._rounds(F, P, labels, graph, balance, callback, first_step=step))
+            step += runs[-1]["n_iter"]
+        self.balance_scores_ = {run["balance"]: score(run["labels"]) for run in runs} if len(runs) > 1 else {}
+        best = max(runs, key=lambda run: self.balance_scores_.get(run["balance"], 0.0))  # ties: the first
+        self.rounds_labels_, self.balance_ = best["labels"], best["balance"]
+        self.classifier_, self.train_proba_, self.n_iter_, self.history_ = (
+            best["classifier"], best["train_proba"], best["n_iter"], best["history"])
+        self.neighbors_ = neighbours if graph is not None else None
         self.use_rounds_, self.selection_ = self.classifier_ is not None, {}
         if self.use_rounds_ and self.select == "silhouette":
-            from clustering.metrics import silhouette
-
-            self.selection_ = {name: silhouette(emb, lab, sample_size=5000, random_state=seed)
-                               for name, lab in (("kmeans", self.kmeans_.labels_), ("rounds", labels))}
+            self.selection_ = {"kmeans": score(self.kmeans_.labels_),
+                               "rounds": self.balance_scores_[self.balance_] if self.balance_scores_
+                               else score(self.rounds_labels_)}
             self.use_rounds_ = not self.selection_["rounds"] < self.selection_["kmeans"]
         if not self.use_rounds_:  # k-means' partition answers: nothing to smooth with
             self.neighbors_ = self.train_proba_ = None
@@ -273,7 +273,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if self.neighbors_ is None:
             return P
         # the same step as in fit, where a training text's nearest neighbour is itself
-        nearest = self.neighbors_.kneighbors(emb, return_distance=False)
+        nearest = _nearest(self.neighbors_, emb)
         return self._smooth(P, self.train_proba_[nearest]).astype(np.float64)
 
     def predict(self, X, *, embeddings=None) -> np.ndarray:
@@ -286,6 +286,35 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if not self.use_rounds_:
             return 0
         return int(self.classifier_.coef_.size + self.classifier_.intercept_.size)
+
+    def _rounds(self, F, P, labels, graph, balance: float, callback: Callback | None, *, first_step: int) -> dict:
+        """Rounds of transport, core classifier and smoothing from posterior ``P`` and partition ``labels``."""
+        run = {"balance": balance, "classifier": None, "train_proba": None, "n_iter": 0,
+               "history": {"changed": [], "core": [], "largest": []}}
+        for round_ in range(self.rounds):
+            target = size_prior(np.bincount(labels, minlength=self.n_clusters), balance)
+            pseudo, core = confident_core(sinkhorn(P, target), self.confident_fraction)
+            if len(np.unique(pseudo[core])) < 2:
+                break
+            clf = LogisticRegression(C=self.C, max_iter=300).fit(F[core], pseudo[core])
+            P = self._classifier_posterior(clf, F)
+            if graph is not None:
+                run["train_proba"] = P.astype(np.float32)
+                P = self._smooth(P, run["train_proba"][graph])
+            new = P.argmax(axis=1)
+            changed = float(np.mean(new != labels))
+            labels, run["classifier"], run["n_iter"] = new, clf, round_ + 1
+            logs = {"changed": changed, "core": int(core.sum()),
+                    "largest": float(np.bincount(labels).max() / len(labels))}
+            for key, value in logs.items():
+                run["history"][key].append(value)
+            logs |= {"stage": "cluster", "labels": labels, "balance": balance}
+            if callback is not None and callback(first_step + round_, logs) is True:
+                break
+            if changed < self.tol:
+                break
+        run["labels"] = np.asarray(labels)
+        return run
 
     def _smooths(self) -> bool:
         return self.neighbors > 1 and self.smoothing > 0
@@ -334,7 +363,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
             "lexical_dims": isinstance(self.lexical_dims, (int, np.integer)) and self.lexical_dims >= 1,
             "rounds": isinstance(self.rounds, (int, np.integer)) and self.rounds >= 0,
             "confident_fraction": 0 < self.confident_fraction <= 1,
-            "balance": 0 <= self.balance <= 1,
+            "balance": self.balance == "auto" or (not isinstance(self.balance, str) and 0 <= self.balance <= 1),
             "C": self.C > 0,
             "neighbors": isinstance(self.neighbors, (int, np.integer)) and self.neighbors >= 0,
             "smoothing": 0 <= self.smoothing < 1,
@@ -345,6 +374,14 @@ class PseudoLabelClusterer(ClusteringEstimator):
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid value for {bad[0]}: {getattr(self, bad[0])!r}")
+
+
+def _nearest(neighbours: NearestNeighbors, emb: np.ndarray) -> np.ndarray:
+    """``neighbours.kneighbors(emb)``'s indices, in distance chunks of at most 64 MiB (sklearn's default: 1 GiB)."""
+    from sklearn import config_context
+
+    with config_context(working_memory=64):
+        return neighbours.kneighbors(emb, return_distance=False)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

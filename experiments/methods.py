@@ -215,11 +215,11 @@ register(Method("ae", "AE + KMeans", _make_ae_kmeans,
                 searchable=False, description="baseline: DEC's initialisation without its KL step",
                 representation="AE latent"))
 # -- pseudo-labelling on two views: MiniLM and tf-idf ---------------------------------------------------
-# clustering.pseudolabel: k-means on [MiniLM, tf-idf LSA], then Sinkhorn-balanced pseudo-labels,
-# a classifier on each cluster's confident core and neighbour smoothing of its posterior; its constructor defaults are the named
-# configuration (`mlflow run . -e pseudolabel`), the same on every corpus.
+# clustering.pseudolabel: k-means on [MiniLM, tf-idf LSA], then Sinkhorn-balanced pseudo-labels, a
+# classifier on each cluster's confident core and neighbour smoothing of its posterior; its constructor
+# defaults are the named configuration (`mlflow run . -e pseudolabel`), the same on every corpus.
 PSEUDOLABEL_REFERENCE = {"lexical_weight": 0.7, "lexical_dims": 128, "rounds": 8, "confident_fraction": 0.7,
-                         "balance": 1.0, "C": 1.0, "neighbors": 10, "smoothing": 0.5, "select": "silhouette"}
+                         "balance": "auto", "C": 1.0, "neighbors": 10, "smoothing": 0.5, "select": "silhouette"}
 
 
 def _pseudolabel_space(trial, config) -> dict:
@@ -229,7 +229,7 @@ def _pseudolabel_space(trial, config) -> dict:
         "lexical_dims": trial.suggest_categorical("pl_lexical_dims", [32, 64, 128, 256, 512]),
         "rounds": trial.suggest_int("pl_rounds", 0, 15),
         "confident_fraction": trial.suggest_float("pl_confident_fraction", 0.3, 1.0),
-        "balance": trial.suggest_float("pl_balance", 0.0, 1.0),
+        "balance": trial.suggest_categorical("pl_balance", ["auto", 1.0, 0.75, 0.5, 0.25, 0.0]),
         "C": trial.suggest_float("pl_C", 0.1, 10.0, log=True),
         "neighbors": trial.suggest_categorical("pl_neighbors", [0, 5, 10, 20, 40]),
         "smoothing": trial.suggest_float("pl_smoothing", 0.0, 0.9),

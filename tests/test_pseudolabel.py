@@ -144,9 +144,37 @@ def test_unequal_topics_keep_unequal_clusters():
 def test_callback_sees_every_round_and_can_stop(data):
     texts, emb, _ = data
     seen = []
-    model = PseudoLabelClusterer(3, rounds=5, tol=0, n_init=2).fit(
+    model = PseudoLabelClusterer(3, rounds=5, tol=0, n_init=2, balance=1.0).fit(
         texts, embeddings=emb, callback=lambda r, logs: seen.append((r, sorted(logs))) or True)
-    assert seen == [(0, ["changed", "core", "labels", "largest", "stage"])] and model.n_iter_ == 1
+    assert seen == [(0, ["balance", "changed", "core", "labels", "largest", "stage"])] and model.n_iter_ == 1
+    # "auto": one run of rounds per candidate balance, the step count running on
+    seen = []
+    PseudoLabelClusterer(3, rounds=5, tol=0, n_init=2).fit(
+        texts, embeddings=emb, callback=lambda r, logs: seen.append((r, logs["balance"])) or r == 1)
+    assert seen == [(0, 1.0), (1, 1.0), (2, 0.5), (3, 0.5), (4, 0.5), (5, 0.5), (6, 0.5)]
+
+
+def test_auto_balance_keeps_the_run_with_the_higher_silhouette():
+    texts, emb, _ = corpus(sizes=(90, 30, 10), seed=1)
+    fit = lambda balance: PseudoLabelClusterer(3, n_init=3, balance=balance, select=None).fit(texts, embeddings=emb)
+    auto, runs = fit("auto"), {b: fit(b) for b in (1.0, 0.5)}
+    assert set(auto.balance_scores_) == {1.0, 0.5} and runs[1.0].balance_scores_ == {}
+    chosen = max(auto.balance_scores_, key=auto.balance_scores_.get)
+    assert auto.balance_ == chosen and runs[0.5].balance_ == 0.5
+    np.testing.assert_array_equal(auto.labels_, runs[chosen].labels_)
+    np.testing.assert_allclose(auto.train_proba_, runs[chosen].train_proba_)
+
+
+def test_size_target_follows_the_partition_of_the_round_before(monkeypatch):
+    import clustering.pseudolabel as pl
+
+    texts, emb, _ = corpus(sizes=(90, 30, 10), seed=1)
+    asked, seen = [], []
+    monkeypatch.setattr(pl, "size_prior", lambda sizes, balance: asked.append(list(sizes)) or size_prior(sizes, balance))
+    model = PseudoLabelClusterer(3, rounds=3, tol=0, n_init=3, balance=0.5, select=None).fit(
+        texts, embeddings=emb, callback=lambda r, logs: seen.append(np.bincount(logs["labels"], minlength=3).tolist()))
+    assert asked[0] == np.bincount(model.kmeans_.labels_, minlength=3).tolist()
+    assert asked[1:] == seen[:-1] and len(asked) == model.n_iter_ == 3
 
 
 def test_refuses_bad_input(data):
@@ -157,6 +185,8 @@ def test_refuses_bad_input(data):
         PseudoLabelClusterer(3, confident_fraction=0).fit(texts, embeddings=emb)
     with pytest.raises(ValueError, match="neighbors"):
         PseudoLabelClusterer(3, neighbors=-1).fit(texts, embeddings=emb)
+    with pytest.raises(ValueError, match="balance"):
+        PseudoLabelClusterer(3, balance="equal").fit(texts, embeddings=emb)
     with pytest.raises(ValueError, match="smoothing"):
         PseudoLabelClusterer(3, smoothing=1.0).fit(texts, embeddings=emb)
     with pytest.raises(ValueError, match="select"):
