@@ -617,7 +617,7 @@ def sota_markdown(result: dict) -> str:
             published.setdefault(pub["corpus"], []).append(f"{pub['source'].split(' (')[0]} {figures}")
     METHODS = SOTA_METHODS
 
-    rows, goals = [], []
+    rows, goals, deltas = [], [], []
     for key, case in result["cases"].items():
         order = [METHODS["kmeans"], METHODS["dec"], STAGE, UNGUARDED, METHODS["pseudolabel"]]
         for name, row in sorted(case["rows"].items(), key=lambda item: order.index(item[0]) if item[0] in order else 99):
@@ -633,6 +633,11 @@ def sota_markdown(result: dict) -> str:
             got = {m: float(np.mean([r[m] for r in ours["runs"]])) for m in ("acc", "nmi")}
             gaps = ", ".join(f"{m.upper()} {got[m]:.3f} vs {g} ({got[m] - g:+.3f})" for m, g in GOALS[case["corpus"]].items())
             goals.append(f"- {key}: {gaps}; published (ACC / NMI): {'; '.join(published.get(case['corpus'], []))}")
+        base = case["rows"].get(METHODS["kmeans"])
+        if ours and base:
+            mean = lambda row, m: float(np.mean([r[m] for r in row["runs"]]))  # noqa: E731
+            deltas.append(f"- {key}: ACC {mean(ours, 'acc') - mean(base, 'acc'):+.3f}, "
+                          f"NMI {mean(ours, 'nmi') - mean(base, 'nmi'):+.3f}")
     runs = result.get("commands") or {"": result.get("machine", {})}
     commands = "; ".join(f"`{m.get('command', 'python -m benchmarks.sota')}` ({m.get('date', '?')}, "
                          f"{m.get('torch_threads', '?')} torch thread(s), load average "
@@ -641,8 +646,10 @@ def sota_markdown(result: dict) -> str:
             "child process; its peak RSS covers data, embeddings and all its fits (an upper bound for one seed). "
             "Embeddings come from the on-disk cache and are not timed. Long-tailed rows: a seeded subset where "
             "class c keeps 0.1 ** (c / (k - 1)) of its texts.")
-    return "\n\n".join([head, markdown_table(rows), "Goals (mean of the seeds, pseudo-labelling defaults):\n"
-                         + "\n".join(goals)])
+    parts = [head, markdown_table(rows), "Goals (mean of the seeds, pseudo-labelling defaults):\n" + "\n".join(goals)]
+    if deltas:
+        parts.append("Pseudo-labelling defaults against MiniLM + KMeans (means of the seeds):\n" + "\n".join(deltas))
+    return "\n\n".join(parts)
 
 
 def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:

@@ -74,7 +74,8 @@ def child(corpus: str, method: str, n_seeds: int, imbalanced: bool) -> dict:
         took = time.perf_counter() - start
         runs[METHODS[method]].append(score(model.labels_) | {"seconds": took, "seed": seed})
         if method == "pseudolabel":
-            runs[METHODS[method]][-1].update(rounds=model.n_iter_, kept_rounds=bool(model.use_rounds_))
+            runs[METHODS[method]][-1].update(rounds=model.n_iter_, kept_rounds=bool(model.use_rounds_),
+                                                   balance=model.balance_)
             runs[UNGUARDED].append(score(model.rounds_labels_) | {"seed": seed})
             runs[STAGE].append(score(model.kmeans_.labels_) | {"seed": seed})
     return {"n_texts": len(labels), "k": k, "runs": runs,

@@ -441,6 +441,7 @@ def test_sota_markdown_rows_and_goal_gaps():
     text = report.sota_markdown(result)
     assert "| stackoverflow | 20,000 | 20 | MiniLM + KMeans | 2 | 0.710 ± 0.010 | 0.500 ± 0.000 | 3.0 ± 1.0 | 1.5 | 500 |" in text
     assert "ACC 0.850 vs 0.84 (+0.010)" in text
+    assert "- stackoverflow: ACC +0.140, NMI +0.000" in text  # against MiniLM + KMeans
 
 
 def test_training_precision_pairs_seeds_and_judges_each_case():
