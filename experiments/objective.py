@@ -39,12 +39,12 @@ def queue_first_trials(study, config) -> None:
             study.enqueue_trial(params, skip_if_exists=True)
 
 
-def _earlier_kmeans(trial) -> int | None:
-    """Number of a completed or running KMeans trial before ``trial`` in its study, if any."""
+def _earlier_same(trial) -> int | None:
+    """Number of a completed or running trial before ``trial`` in its study with the same params, if any."""
     from optuna.trial import TrialState
 
     for other in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if other.number < trial.number and other.params.get("method") == "kmeans":
+        if other.number < trial.number and other.params == trial.params:
             return other.number
     return None
 
@@ -83,11 +83,14 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
             raise optuna.TrialPruned(f"pruned at step {step}")
 
     result.params = search_space.suggest(trial, config)
-    duplicate = _earlier_kmeans(trial) if result.params == {"method": "kmeans"} and len(config.search_method_list) > 1 \
-        and config.method == "search" else None
+    # A study that can only run KMeans has nothing else to try: its trials are all the same.
+    only_kmeans = result.params == {"method": "kmeans"} and not (
+        len(config.search_method_list) > 1 and config.method == "search")
+    duplicate = None if only_kmeans else _earlier_same(trial)
     if duplicate is not None:
-        # KMeans has no knob to search: a second proposal of it is the same fit again.
-        # Pruned without a reported value, it ranks last for the sampler, which moves on.
+        # The same fit again: KMeans proposed twice (it has no knob), or a first trial queued
+        # twice by workers that joined a new study at once. Pruned without a reported value,
+        # it ranks last for the sampler, which moves on, and it does not count as run.
         trial.set_user_attr("duplicate_of", duplicate)
         raise optuna.TrialPruned(f"duplicate of trial {duplicate}")
     if on_params is not None:

@@ -9,6 +9,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from clustering.metrics import evaluate
+from experiments import search_space
 from experiments.config import RunConfig
 from experiments.objective import TrialResult, fit_trial, make_pruner, make_sampler, queue_first_trials, score
 
@@ -78,6 +79,16 @@ def test_kmeans_proposed_again_is_pruned_not_refitted(blobs):
     states = [t.state for t in study.trials]
     assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED] and len(fitted) == 1
     assert study.trials[1].user_attrs["duplicate_of"] == 0
+    # the first trials queued twice (two workers creating the study at once): each is fitted once
+    study = optuna.create_study(direction="maximize")
+    for _ in range(2):  # each found the study empty
+        for params in search_space.first_trials(config):
+            study.enqueue_trial(params)
+    n_first = len(search_space.first_trials(config))
+    study.optimize(lambda t: fit_trial(t, config, X, y, n_clusters=3).value, n_trials=2 * n_first)
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.COMPLETE] * n_first + [optuna.trial.TrialState.PRUNED] * n_first
+    assert [t.user_attrs["duplicate_of"] for t in study.trials[n_first:]] == list(range(n_first))
     # a study that can only run KMeans completes every trial
     only = RunConfig(n_clusters="3", method="kmeans")
     study = optuna.create_study(direction="maximize")
