@@ -1,4 +1,4 @@
-"""Small helpers shared by the estimators: input checks, device choice, seeding."""
+"""Small helpers shared by the estimators: input checks, device choice, seeding, neighbour search."""
 
 from __future__ import annotations
 
@@ -83,3 +83,18 @@ def torch_generator(seed: int):
     g = torch.Generator()
     g.manual_seed(int(seed))
     return g
+
+
+# Rows of the distance matrix a brute-force neighbour search holds at once, in MiB
+# (scikit-learn's default is 1 GiB: 20,000 x 20,000 float64 distances in one chunk).
+NEIGHBOUR_CHUNK_MIB = 64
+
+
+def kneighbors(index, X=None) -> np.ndarray:
+    """``index.kneighbors(X, return_distance=False)`` of a fitted ``NearestNeighbors``, with the
+    distance matrix computed ``NEIGHBOUR_CHUNK_MIB`` at a time. ``X=None``: the fitted rows,
+    each left out of its own list; given rows: a fitted row is its own nearest neighbour."""
+    from sklearn import config_context
+
+    with config_context(working_memory=NEIGHBOUR_CHUNK_MIB):
+        return index.kneighbors(X, return_distance=False)

@@ -77,7 +77,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, check_texts, seed_of
+from clustering._utils import check_embeddings, check_n_clusters, check_texts, kneighbors, seed_of
 from clustering.base import ClusteringEstimator
 
 Callback = Callable[[int, dict], object]
@@ -225,7 +225,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if self.rounds > 0 and self._smooths():
             neighbours = NearestNeighbors(n_neighbors=min(self.neighbors, len(emb)), metric="cosine",
                                           algorithm="brute").fit(emb)
-            graph = _nearest(neighbours, emb)  # each text's first is itself
+            graph = kneighbors(neighbours, emb)  # each text's first is itself
         from clustering.metrics import silhouette
 
         score = lambda partition: silhouette(emb, partition, sample_size=5000, random_state=seed)  # noqa: E731
@@ -273,7 +273,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if self.neighbors_ is None:
             return P
         # the same step as in fit, where a training text's nearest neighbour is itself
-        nearest = _nearest(self.neighbors_, emb)
+        nearest = kneighbors(self.neighbors_, emb)
         return self._smooth(P, self.train_proba_[nearest]).astype(np.float64)
 
     def predict(self, X, *, embeddings=None) -> np.ndarray:
@@ -374,14 +374,6 @@ class PseudoLabelClusterer(ClusteringEstimator):
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid value for {bad[0]}: {getattr(self, bad[0])!r}")
-
-
-def _nearest(neighbours: NearestNeighbors, emb: np.ndarray) -> np.ndarray:
-    """``neighbours.kneighbors(emb)``'s indices, in distance chunks of at most 64 MiB (sklearn's default: 1 GiB)."""
-    from sklearn import config_context
-
-    with config_context(working_memory=64):
-        return neighbours.kneighbors(emb, return_distance=False)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -221,6 +221,24 @@ def test_nearest_neighbors_by_hand():
     assert nearest_neighbors(X, 10).shape == (4, 3)  # never more than the other rows
 
 
+def test_neighbour_search_holds_a_bounded_chunk_of_distances():
+    import sklearn
+
+    from clustering._utils import NEIGHBOUR_CHUNK_MIB, kneighbors
+
+    class Index:  # records what scikit-learn's chunked search would see
+        def kneighbors(self, X=None, return_distance=True):
+            self.seen = (X, return_distance, sklearn.get_config()["working_memory"])
+            return np.zeros((2, 1), dtype=np.int64)
+
+    index, rows = Index(), np.ones((2, 3))
+    kneighbors(index, rows)
+    assert index.seen[0] is rows and index.seen[1:] == (False, NEIGHBOUR_CHUNK_MIB) and NEIGHBOUR_CHUNK_MIB <= 64
+    kneighbors(index)
+    assert index.seen[0] is None
+    assert sklearn.get_config()["working_memory"] == 1024  # restored
+
+
 def _neighbours_by_full_similarity(X, k):
     """The former hand-written search: the whole cosine matrix, self excluded, nearest first."""
     sim = X @ X.T
