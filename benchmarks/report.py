@@ -483,6 +483,7 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.selection         # AG News, Sta
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before issue 13 vs now
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.imbalance_probe --seeds 2   # pseudo-labelling's size prior on steep long tails and 44-topic Zipf sets (~40 min)
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
@@ -672,6 +673,12 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     sota = _read("sota.json", results_dir)
     if sota:
         parts += ["## Towards published numbers: three corpora, same defaults", sota_markdown(sota)]
+    imbalance = _read("imbalance_probe.json", results_dir)
+    if imbalance:
+        from benchmarks import imbalance_probe
+
+        parts += ["## Topics of very unequal size: pseudo-labelling's size prior (probe)",
+                  imbalance_probe.markdown(imbalance)]
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
     parts += ["## Never below the starting point: label-free selection on every shared corpus",
               selection_markdown(selection) or "_not run yet_"]

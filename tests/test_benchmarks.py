@@ -475,3 +475,40 @@ def test_adaptation_probe_core_takes_the_most_confident_share_of_every_cluster_f
     core = lambda fraction: np.flatnonzero(confident_mask(P, labels, fraction)).tolist()  # noqa: E731
     assert core(2 / 3) == [0, 2, 3, 5]  # drops 1 and 4, the narrowest margins
     assert core(0.01) == [0, 5]        # at least one per cluster
+
+
+# -- imbalance probe ------------------------------------------------------------------------------
+def test_imbalance_probe_long_tail_falls_geometrically_from_largest_to_smallest():
+    from benchmarks.imbalance_probe import long_tail
+
+    labels = np.repeat(np.arange(5), 1000)
+    sizes = np.sort(np.bincount(labels[long_tail(labels, 100.0, seed=3)]))[::-1]
+    assert sizes.tolist() == [1000, 316, 100, 31, 10]  # (1/100) ** (i/4) of 1000 each
+    assert long_tail(labels, 1.0).tolist() == list(range(5000))
+    assert np.bincount(labels[long_tail(labels, 1e6, floor=5)]).min() == 5
+
+
+def test_imbalance_probe_zipf_sizes_are_seeded_and_bounded():
+    from benchmarks.imbalance_probe import zipf_sizes
+
+    sizes = zipf_sizes(500, seed=0)
+    assert sizes.min() >= 5 and sizes.max() <= 400 and np.median(sizes) < 60  # most topics small
+    assert (sizes == zipf_sizes(500, seed=0)).all() and not (sizes == zipf_sizes(500, seed=1)).all()
+
+
+def test_imbalance_probe_markdown_names_cases_below_kmeans_and_the_oracle_gap():
+    from benchmarks.imbalance_probe import BALANCES, markdown
+
+    def run(kmeans, default, best):
+        rows = {"MiniLM + KMeans": {"acc": kmeans, "nmi": 0.5},
+                "pseudo-labelling defaults": {"acc": default, "nmi": 0.5, "balance": 1.0, "kept_rounds": True},
+                "two views + k-means (start)": {"acc": 0.5, "nmi": 0.5}}
+        rows |= {f"rounds at balance {b}": {"acc": best if b == 0.25 else default, "nmi": 0.5} for b in BALANCES}
+        return {"seed": 0, "n_texts": 100, "k": 4, "largest": 50, "smallest": 5, "rows": rows}
+
+    md = markdown({"machine": None, "cases": {"a:100": {"runs": [run(0.6, 0.5, 0.7)]},
+                                              "b:1": {"runs": [run(0.6, 0.8, 0.8)]}}})
+    assert "Defaults below MiniLM + KMeans in ACC: a:100 (-0.100)." in md
+    assert "| a:100 | 100 | 4 | 50 / 5 | 0.600 / 0.500 | 0.500 / 0.500 | rounds at 1.0 |" in md
+    assert "0.700 (0.25) |" in md  # the oracle: best fixed balance by ACC
+    assert "by 0.100 ACC on average, at most 0.200" in md
