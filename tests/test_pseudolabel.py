@@ -151,16 +151,16 @@ def test_callback_sees_every_round_and_can_stop(data):
     seen = []
     PseudoLabelClusterer(3, rounds=5, tol=0, n_init=2).fit(
         texts, embeddings=emb, callback=lambda r, logs: seen.append((r, logs["balance"])) or r == 1)
-    assert seen == [(0, 1.0), (1, 1.0), (2, 0.5), (3, 0.5), (4, 0.5), (5, 0.5), (6, 0.5)]
+    assert seen == [(0, 1.0), (1, 1.0), (2, 0.25), (3, 0.25), (4, 0.25), (5, 0.25), (6, 0.25)]
 
 
 def test_auto_balance_keeps_the_run_with_the_higher_silhouette():
     texts, emb, _ = corpus(sizes=(90, 30, 10), seed=1)
     fit = lambda balance: PseudoLabelClusterer(3, n_init=3, balance=balance, select=None).fit(texts, embeddings=emb)
-    auto, runs = fit("auto"), {b: fit(b) for b in (1.0, 0.5)}
-    assert set(auto.balance_scores_) == {1.0, 0.5} and runs[1.0].balance_scores_ == {}
+    auto, runs = fit("auto"), {b: fit(b) for b in (1.0, 0.25)}
+    assert set(auto.balance_scores_) == {1.0, 0.25} and runs[1.0].balance_scores_ == {}
     chosen = max(auto.balance_scores_, key=auto.balance_scores_.get)
-    assert auto.balance_ == chosen and runs[0.5].balance_ == 0.5
+    assert auto.balance_ == chosen and runs[0.25].balance_ == 0.25
     np.testing.assert_array_equal(auto.labels_, runs[chosen].labels_)
     np.testing.assert_allclose(auto.train_proba_, runs[chosen].train_proba_)
 
