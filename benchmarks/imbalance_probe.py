@@ -20,7 +20,7 @@ For each case and seed it fits MiniLM + KMeans, the pseudo-labelling defaults, a
 at each fixed balance without the guard (``select=None``), and records ACC, NMI and the SBERT
 silhouette each partition would be chosen by. "oracle" is the best fixed balance by ACC: it
 reads the labels, and is shown only to say how much a better label-free choice could gain.
-Too slow for ``make bench`` (about 40 min for 2 seeds, 1 thread); writes
+Too slow for ``make bench`` (about 50 min for 2 seeds, 1 thread); writes
 ``benchmarks/results/imbalance_probe.json`` and prints a table.
 
     python -m benchmarks.imbalance_probe --seeds 2
