@@ -48,7 +48,7 @@ largest cluster grow round after round, and on sets of many topics of unequal si
 at 0.25, the rounds gain 0.02-0.19 ACC over equal sizes on 44-topic Zipf sets,
 ``benchmarks.imbalance_probe``); 0.5 costs 0.04 ACC on balanced StackOverflow, 0.25 0.08.
 Hence ``"auto"``, at twice the rounds' time. The silhouette prefers near-equal sizes, so
-``"auto"`` takes 0.25 only where its partition is clearly better separated: against 0.5 as
+``"auto"`` takes 0.25 only where its partition still has the higher silhouette: against 0.5 as
 the second candidate, 0.25 changed no balanced corpus's choice and gained 0.04-0.15 ACC on
 the four Zipf sets (of eight, four held out from the choice) where it was taken, and cost
 0.005-0.010 ACC on two long-tailed corpora of ``benchmarks.sota`` (within their spread).
