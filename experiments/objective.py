@@ -32,11 +32,13 @@ def make_pruner():
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
 
 
-def queue_first_trials(study, config) -> None:
-    """Queue ``search_space.first_trials`` in a study that has no trial yet."""
-    if not study.get_trials(deepcopy=False):
-        for params in search_space.first_trials(config):
-            study.enqueue_trial(params, skip_if_exists=True)
+def queue_first_trials(study, config) -> bool:
+    """Queue ``search_space.first_trials`` in a study that has no trial yet; return whether it did."""
+    if study.get_trials(deepcopy=False):
+        return False
+    for params in search_space.first_trials(config):
+        study.enqueue_trial(params, skip_if_exists=True)
+    return True
 
 
 def _earlier_same(trial) -> int | None:

@@ -125,8 +125,50 @@ def create_study(config, *, on_stale=None):
         pruner=make_pruner(),
         load_if_exists=True,
     )
-    queue_first_trials(study, config)
+    if queue_first_trials(study, config):
+        drop_queued_copies(study)
     return study
+
+
+def drop_queued_copies(study) -> list[int]:
+    """Prune the waiting trials that repeat the params queued for an earlier trial; return their numbers.
+
+    Workers that create a new study at once all find it empty and all queue its first
+    trials. Each, after queueing, drops the copies it sees; the last to queue sees them all.
+    A copy is claimed from the queue atomically (WAITING -> RUNNING, which fails if a worker
+    popped it first: ``fit_trial`` then skips it as a duplicate) and told PRUNED with
+    ``duplicate_of``, so it never counts and never waits in the queue of a full study.
+    """
+    storage = study._storage  # Optuna has no public call to take one given trial off the queue
+    kept: dict[str, int] = {}
+    dropped = []
+    for trial in study.get_trials(deepcopy=False):
+        fixed = trial.system_attrs.get("fixed_params")
+        if fixed is None or (trial.state == TrialState.PRUNED and "duplicate_of" in trial.user_attrs):
+            continue
+        key = repr(sorted(fixed.items()))
+        if key not in kept:
+            kept[key] = trial.number
+        elif trial.state == TrialState.WAITING and _claim(storage, trial._trial_id):
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                storage.set_trial_user_attr(trial._trial_id, "duplicate_of", kept[key])
+                storage.set_trial_user_attr(trial._trial_id, "worker", worker_id())
+                storage.set_trial_state_values(trial._trial_id, TrialState.PRUNED)
+                dropped.append(trial.number)
+    return dropped
+
+
+def _claim(storage, trial_id: int) -> bool:
+    """Take a WAITING trial off the queue; False when another worker took it (or finished it) first.
+
+    Atomic on PostgreSQL and MySQL (SELECT ... FOR UPDATE). SQLite has no row lock: two
+    workers may both take it, as they may both pop one trial in Optuna's own ``optimize``;
+    the second to prune it then finds it finished, which is what it wanted.
+    """
+    try:
+        return storage.set_trial_state_values(trial_id, TrialState.RUNNING)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
 
 
 def join(study, worker: str) -> int:

@@ -147,7 +147,7 @@ def test_two_workers_complete_exactly_n_trials_between_them(two_workers):
     complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert len(complete) == 3
     assert len({t.number for t in study.trials}) == len(study.trials)
-    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+    assert not [t for t in study.trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]  # no copy left queued
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both took part
     trial_runs = [r for r in runs if r.data.tags.get("stage") == "trial"]
     FIGURES["two workers, 3 trials"] = figures(study, trial_runs)
@@ -190,6 +190,41 @@ def test_no_password_in_the_tracking_store_the_artifacts_or_the_output(cluster, 
 
 
 # --- SIGKILL mid-trial, then the same command again ---------------------------------------------
+
+def test_workers_creating_a_study_at_once_leave_its_first_trials_queued_once(cluster):
+    """Three workers create each of 20 new studies at once; all may find it empty and queue."""
+    import threading
+
+    from experiments.config import RunConfig
+    from experiments.search_space import first_trials
+    from experiments.study import create_study
+
+    storage = cluster.storage(with_password=True)
+    create_study(RunConfig(storage=storage, study_name="race-0"))  # Optuna's tables exist first
+    n_first, raced = len(first_trials(RunConfig())), 0
+    for round_ in range(1, 21):
+        name, barrier, errors = f"race-{round_}", threading.Barrier(3), []
+
+        def create():
+            barrier.wait()
+            try:
+                create_study(RunConfig(storage=storage, study_name=name))
+            except Exception as exc:  # noqa: BLE001 - reported below, with the round
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, (round_, errors)
+        trials = load(cluster, name).trials
+        assert [t.state for t in trials].count(TrialState.WAITING) == n_first, (round_, trials)
+        copies = [t for t in trials if t.state != TrialState.WAITING]
+        assert all(t.state == TrialState.PRUNED and "duplicate_of" in t.user_attrs for t in copies)
+        raced += bool(copies)
+    FIGURES["studies created by 3 workers at once"] = {"studies": 20, "queued twice, copies dropped": raced}
+
 
 def test_the_cluster_leaves_room_for_many_workers_connections(cluster):
     """PostgreSQL's default 100 connections ran out under load (workers' pools, heartbeats, the

@@ -287,3 +287,35 @@ def test_pruned_trials_count_towards_n_trials_but_skipped_duplicates_do_not(tmp_
     study.tell(failed, state=TrialState.FAIL)
     assert mechanics.wait_for_room(study, 3)
     assert [mechanics.counts(t) for t in study.trials] == [True, True, False, False]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_first_trials_queued_by_two_workers_at_once_leave_one_copy_in_the_queue(tmp_path):
+    """Two workers found the new study empty and both queued its first trials."""
+    config = config_for(tmp_path, study_name="raced-queue")
+    first = mechanics.create_study(config)  # found it empty: queued, nothing to drop
+    queued = [t.system_attrs["fixed_params"] for t in first.trials]
+    assert len(queued) >= 2 and all(t.state == TrialState.WAITING for t in first.trials)
+    popped = first.ask()  # a worker takes the first trial before the second one queues
+    for params in queued:  # what the second worker queued, having found the study empty too
+        first.enqueue_trial(params)
+    assert mechanics.drop_queued_copies(first) == list(range(len(queued), 2 * len(queued)))
+    trials = first.trials
+    assert [t.state for t in trials] == [TrialState.RUNNING] + [TrialState.WAITING] * (len(queued) - 1) + [
+        TrialState.PRUNED] * len(queued)
+    assert [t.user_attrs["duplicate_of"] for t in trials[len(queued):]] == list(range(len(queued)))
+    assert all(t.user_attrs["worker"] == worker_id() for t in trials[len(queued):])
+    assert not any(mechanics.counts(t) for t in trials)
+    assert mechanics.drop_queued_copies(first) == []  # nothing left to drop; the running trial untouched
+    assert first.trials[0].state == TrialState.RUNNING and popped.number == 0
+
+
+def test_a_queued_copy_a_worker_already_took_is_left_to_it(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'taken.db'}")
+    study.enqueue_trial({"x": 1.0})
+    study.enqueue_trial({"x": 1.0})
+    study.enqueue_trial({"x": 2.0})
+    storage, ids = study._storage, [t._trial_id for t in study.trials]
+    assert storage.set_trial_state_values(ids[1], TrialState.RUNNING)  # popped by another worker first
+    assert mechanics.drop_queued_copies(study) == []  # fit_trial prunes it as a duplicate when it runs
+    assert [t.state for t in study.trials] == [TrialState.WAITING, TrialState.RUNNING, TrialState.WAITING]
