@@ -17,8 +17,9 @@ corpora:
   ``min(400, 5 + 20 * Pareto(1))`` with seed s: many topics, a few large, most small.
 
 For each case and seed it fits MiniLM + KMeans, the pseudo-labelling defaults, and the rounds
-at each fixed balance without the guard (``select=None``), and records ACC, NMI and the SBERT
-silhouette each partition would be chosen by. "oracle" is the best fixed balance by ACC: it
+at each fixed balance without the guard (``select=None``), and records ACC, NMI, the SBERT
+silhouette each partition would be chosen by, and how many of the k clusters it uses (the
+rounds can leave some empty). "oracle" is the best fixed balance by ACC: it
 reads the labels, and is shown only to say how much a better label-free choice could gain.
 Too slow for ``make bench`` (about 50 min for 2 seeds, 1 thread); writes
 ``benchmarks/results/imbalance_probe.json`` and prints a table.
@@ -97,7 +98,8 @@ def probe(case: str, seed: int) -> dict:
 
     def score(labels):
         return {"acc": cluster_accuracy(y, labels), "nmi": float(normalized_mutual_info_score(y, labels)),
-                "silhouette": silhouette(X, labels, sample_size=5000, random_state=seed)}
+                "silhouette": silhouette(X, labels, sample_size=5000, random_state=seed),
+                "clusters": int(len(np.unique(labels)))}  # used of k: the rest were left empty
 
     rows, start = {}, time.perf_counter()
     kmeans = make_estimator(default_params("kmeans"), n_clusters=k, random_state=seed)
@@ -118,7 +120,8 @@ def probe(case: str, seed: int) -> dict:
 def summary(runs: list[dict]) -> dict[str, dict]:
     """Per row: mean ACC, NMI over the seeds; and the oracle (best fixed balance by mean ACC)."""
     names = list(runs[0]["rows"])
-    out = {name: {m: float(np.mean([r["rows"][name][m] for r in runs])) for m in ("acc", "nmi")} for name in names}
+    out = {name: {m: float(np.mean([r["rows"][name].get(m, np.nan) for r in runs])) for m in ("acc", "nmi", "clusters")}
+           for name in names}
     fixed = [name for name in names if name.startswith("rounds at balance")]
     out["oracle"] = dict(out[max(fixed, key=lambda name: out[name]["acc"])], row=max(fixed, key=lambda n: out[n]["acc"]))
     return out
@@ -129,9 +132,11 @@ def markdown(result: dict) -> str:
     from benchmarks.report import _machine_line
 
     head = ["case", "texts", "k", "largest / smallest", "MiniLM + KMeans", "defaults", "defaults chose",
+            "clusters used by defaults / at 0.25",
             *[f"balance {b}" for b in BALANCES], "oracle ACC (reads labels)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    below, short = [], []
+    below, short, emptied = [], [], []
+    used = lambda row: "-" if np.isnan(row["clusters"]) else f"{row['clusters']:g}"  # noqa: E731 (runs before it was kept)
     for case, entry in result["cases"].items():
         runs, s = entry["runs"], summary(entry["runs"])
         cell = lambda name: f"{s[name]['acc']:.3f} / {s[name]['nmi']:.3f}"  # noqa: E731
@@ -141,12 +146,15 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join([
             case, f"{runs[0]['n_texts']:,}", str(runs[0]["k"]), f"{runs[0]['largest']} / {runs[0]['smallest']}",
             cell("MiniLM + KMeans"), cell("pseudo-labelling defaults"), chose,
+            f"{used(s['pseudo-labelling defaults'])} / {used(s['rounds at balance 0.25'])}",
             *[cell(f"rounds at balance {b}") for b in BALANCES],
             f"{s['oracle']['acc']:.3f} ({s['oracle']['row'].removeprefix('rounds at balance ')})"]) + " |")
         gap = s["pseudo-labelling defaults"]["acc"] - s["MiniLM + KMeans"]["acc"]
         if gap < 0:
             below.append(f"{case} ({gap:+.3f})")
         short.append(s["oracle"]["acc"] - s["pseudo-labelling defaults"]["acc"])
+        if s["pseudo-labelling defaults"]["clusters"] < runs[0]["k"]:
+            emptied.append(f"{case} ({runs[0]['k'] - s['pseudo-labelling defaults']['clusters']:g} of {runs[0]['k']})")
     n_seeds = len(next(iter(result["cases"].values()))["runs"])
     text = [_machine_line(result.get("machine")),
             f"ACC / NMI, means of {n_seeds} seed(s). `<corpus>:<r>`: the classes in a seeded order, each keeping "
@@ -155,6 +163,8 @@ def markdown(result: dict) -> str:
             "`\"auto\"` kept (by SBERT silhouette) and whether the guard kept the rounds or the k-means start.",
             "\n".join(lines),
             f"- Defaults below MiniLM + KMeans in ACC: {', '.join(below) if below else 'none'}.",
+            f"- Defaults leave clusters empty (mean over the seeds): {', '.join(emptied) if emptied else 'no case'}; "
+            "\"clusters used\" is how many of the k the partition uses (means of the seeds).",
             f"- The best fixed balance (chosen with the labels) beats the defaults by {np.mean(short):.3f} ACC "
             f"on average, at most {max(short):.3f}: the room a label-free size prior could still take.",
             "- The SBERT silhouette prefers near-equal sizes, so `\"auto\"` and the guard often keep equal "
