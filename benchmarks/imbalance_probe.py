@@ -14,7 +14,9 @@ corpora:
 - ``<corpus>:<r>``: the classes in a seeded random order, class i keeping
   ``(1 / r) ** (i / (k - 1))`` of its texts (at least 5): the largest r times the smallest;
 - ``zipf<s>``: all 44 classes of the three corpora in one set, class sizes drawn
-  ``min(400, 5 + 20 * Pareto(1))`` with seed s: many topics, a few large, most small.
+  ``min(400, 5 + 20 * Pareto(1))`` with seed s: many topics, a few large, most small;
+- ``tiny<s>``: the same with sizes ``min(150, 1 + 5 * Pareto(1))``: most topics have a handful
+  of texts or one, as in Tweet (added after the rest, with ``--merge``).
 
 For each case and seed it fits MiniLM + KMeans, the pseudo-labelling defaults, and the rounds
 at each fixed balance without the guard (``select=None``), and records ACC, NMI, the SBERT
@@ -39,7 +41,7 @@ from benchmarks import common
 OUT = common.RESULTS_DIR / "imbalance_probe.json"
 BALANCES = (1.0, 0.75, 0.5, 0.25, 0.0)
 CASES = ("ag_news:1", "stackoverflow:1", "biomedical:1", "ag_news:10", "stackoverflow:10", "biomedical:10",
-         "ag_news:100", "stackoverflow:100", "biomedical:100", *(f"zipf{s}" for s in range(8)))
+         "ag_news:100", "stackoverflow:100", "biomedical:100", *(f"zipf{s}" for s in range(8)), "tiny0", "tiny1")
 
 
 def long_tail(labels: np.ndarray, ratio: float, *, seed: int = 0, floor: int = 5) -> np.ndarray:
@@ -57,21 +59,23 @@ def long_tail(labels: np.ndarray, ratio: float, *, seed: int = 0, floor: int = 5
     return np.sort(np.concatenate(keep))
 
 
-def zipf_sizes(n_classes: int, *, seed: int, smallest: int = 5, largest: int = 400) -> np.ndarray:
-    """Heavy-tailed class sizes (n_classes,): ``min(largest, smallest + 20 * Pareto(1))``, seeded."""
+def zipf_sizes(n_classes: int, *, seed: int, smallest: int = 5, largest: int = 400, scale: float = 20) -> np.ndarray:
+    """Heavy-tailed class sizes (n_classes,): ``min(largest, smallest + scale * Pareto(1))``, seeded."""
     rng = np.random.default_rng(seed)
-    return np.clip(smallest + 20 * rng.pareto(1.0, n_classes), smallest, largest).astype(int)
+    return np.clip(smallest + scale * rng.pareto(1.0, n_classes), smallest, largest).astype(int)
 
 
 def load_case(case: str):
     """Texts, labels and MiniLM rows of one probe case (see the module docstring)."""
     from benchmarks.sota import load
 
-    if case.startswith("zipf"):
+    if case.startswith(("zipf", "tiny")):
         texts, labels, rows = [], [], []
         corpora = [load(c, False) for c in common.CORPORA]
-        sizes = iter(zipf_sizes(sum(len(np.unique(y)) for _, y, _ in corpora), seed=int(case[4:])))
-        rng = np.random.default_rng(int(case[4:]))
+        seed = int(case[4:])
+        shape = {"smallest": 1, "largest": 150, "scale": 5} if case.startswith("tiny") else {}
+        sizes = iter(zipf_sizes(sum(len(np.unique(y)) for _, y, _ in corpora), seed=seed, **shape))
+        rng = np.random.default_rng(seed)
         for t, y, X in corpora:
             for c in np.unique(y):
                 pick = rng.choice(np.flatnonzero(y == c), next(sizes), replace=False)
@@ -156,12 +160,15 @@ def markdown(result: dict) -> str:
         if s["pseudo-labelling defaults"]["clusters"] < runs[0]["k"]:
             emptied.append(f"{case} ({runs[0]['k'] - s['pseudo-labelling defaults']['clusters']:g} of {runs[0]['k']})")
     n_seeds = len(next(iter(result["cases"].values()))["runs"])
+    merged = {case: entry["machine"] for case, entry in result["cases"].items() if "machine" in entry}
     text = [_machine_line(result.get("machine")),
             f"ACC / NMI, means of {n_seeds} seed(s). `<corpus>:<r>`: the classes in a seeded order, each keeping "
             "a geometrically falling share, the largest r times the smallest; `zipf<s>`: the 44 classes of the "
-            "three corpora in one set, sizes `min(400, 5 + 20 Pareto(1))`. \"defaults chose\": the balance "
+            "three corpora in one set, sizes `min(400, 5 + 20 Pareto(1))`; `tiny<s>`: the same, sizes "
+            "`min(150, 1 + 5 Pareto(1))`. \"defaults chose\": the balance "
             "`\"auto\"` kept (by SBERT silhouette) and whether the guard kept the rounds or the k-means start.",
             "\n".join(lines),
+            "\n".join(f"- {case}: measured apart, {m['date']}, command `{m['command']}`." for case, m in merged.items()),
             f"- Defaults below MiniLM + KMeans in ACC: {', '.join(below) if below else 'none'}.",
             f"- Defaults leave clusters empty (mean over the seeds): {', '.join(emptied) if emptied else 'no case'}; "
             "\"clusters used\" is how many of the k the partition uses (means of the seeds).",
@@ -177,15 +184,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.imbalance_probe", description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other cases of the saved results; these cases record their own command")
     args = parser.parse_args(argv)
     common.limit_threads()
-    result = {"cases": {}}
+    command = (f"python -m benchmarks.imbalance_probe --seeds {args.seeds}"
+               + (f" --cases {args.cases}" if args.cases != ",".join(CASES) else "") + (" --merge" if args.merge else ""))
+    result = json.loads(OUT.read_text()) if args.merge and OUT.exists() else {"cases": {}}
     for case in args.cases.split(","):
         result["cases"][case] = {"runs": [probe(case, seed) for seed in range(args.seeds)]}
+        if args.merge:
+            result["cases"][case]["machine"] = common.machine_info(command)
         print(f"{case} done", flush=True)
-    result["machine"] = common.machine_info(
-        f"python -m benchmarks.imbalance_probe --seeds {args.seeds}"
-        + (f" --cases {args.cases}" if args.cases != ",".join(CASES) else ""))
+    if not args.merge or "machine" not in result:
+        result["machine"] = common.machine_info(command)
     OUT.write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(markdown(result))
     from benchmarks import report
