@@ -124,7 +124,7 @@ def probe(case: str, seed: int) -> dict:
 def summary(runs: list[dict]) -> dict[str, dict]:
     """Per row: mean ACC, NMI over the seeds; and the oracle (best fixed balance by mean ACC)."""
     names = list(runs[0]["rows"])
-    out = {name: {m: float(np.mean([r["rows"][name].get(m, np.nan) for r in runs])) for m in ("acc", "nmi", "clusters")}
+    out = {name: {m: float(np.mean([r["rows"][name][m] for r in runs])) for m in ("acc", "nmi", "clusters")}
            for name in names}
     fixed = [name for name in names if name.startswith("rounds at balance")]
     out["oracle"] = dict(out[max(fixed, key=lambda name: out[name]["acc"])], row=max(fixed, key=lambda n: out[n]["acc"]))
@@ -140,7 +140,6 @@ def markdown(result: dict) -> str:
             *[f"balance {b}" for b in BALANCES], "oracle ACC (reads labels)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     below, short, emptied = [], [], []
-    used = lambda row: "-" if np.isnan(row["clusters"]) else f"{row['clusters']:g}"  # noqa: E731 (runs before it was kept)
     for case, entry in result["cases"].items():
         runs, s = entry["runs"], summary(entry["runs"])
         cell = lambda name: f"{s[name]['acc']:.3f} / {s[name]['nmi']:.3f}"  # noqa: E731
@@ -150,7 +149,7 @@ def markdown(result: dict) -> str:
         lines.append("| " + " | ".join([
             case, f"{runs[0]['n_texts']:,}", str(runs[0]["k"]), f"{runs[0]['largest']} / {runs[0]['smallest']}",
             cell("MiniLM + KMeans"), cell("pseudo-labelling defaults"), chose,
-            f"{used(s['pseudo-labelling defaults'])} / {used(s['rounds at balance 0.25'])}",
+            f"{s['pseudo-labelling defaults']['clusters']:g} / {s['rounds at balance 0.25']['clusters']:g}",
             *[cell(f"rounds at balance {b}") for b in BALANCES],
             f"{s['oracle']['acc']:.3f} ({s['oracle']['row'].removeprefix('rounds at balance ')})"]) + " |")
         gap = s["pseudo-labelling defaults"]["acc"] - s["MiniLM + KMeans"]["acc"]

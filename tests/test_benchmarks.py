@@ -494,21 +494,54 @@ def test_imbalance_probe_zipf_sizes_are_seeded_and_bounded():
     sizes = zipf_sizes(500, seed=0)
     assert sizes.min() >= 5 and sizes.max() <= 400 and np.median(sizes) < 60  # most topics small
     assert (sizes == zipf_sizes(500, seed=0)).all() and not (sizes == zipf_sizes(500, seed=1)).all()
+    tiny = zipf_sizes(500, seed=0, smallest=1, largest=150, scale=5)  # the tiny<s> cases
+    assert tiny.min() == 1 and tiny.max() <= 150 and np.median(tiny) < 15
 
 
 def test_imbalance_probe_markdown_names_cases_below_kmeans_and_the_oracle_gap():
     from benchmarks.imbalance_probe import BALANCES, markdown
 
-    def run(kmeans, default, best):
-        rows = {"MiniLM + KMeans": {"acc": kmeans, "nmi": 0.5},
-                "pseudo-labelling defaults": {"acc": default, "nmi": 0.5, "balance": 1.0, "kept_rounds": True},
-                "two views + k-means (start)": {"acc": 0.5, "nmi": 0.5}}
-        rows |= {f"rounds at balance {b}": {"acc": best if b == 0.25 else default, "nmi": 0.5} for b in BALANCES}
+    def run(kmeans, default, best, used=4):
+        rows = {"MiniLM + KMeans": {"acc": kmeans, "nmi": 0.5, "clusters": 4},
+                "pseudo-labelling defaults": {"acc": default, "nmi": 0.5, "balance": 1.0, "kept_rounds": True,
+                                              "clusters": used},
+                "two views + k-means (start)": {"acc": 0.5, "nmi": 0.5, "clusters": 4}}
+        rows |= {f"rounds at balance {b}": {"acc": best if b == 0.25 else default, "nmi": 0.5,
+                                            "clusters": 3 if b == 0.25 else used} for b in BALANCES}
         return {"seed": 0, "n_texts": 100, "k": 4, "largest": 50, "smallest": 5, "rows": rows}
 
+    machine = {"date": "2026-12-03 10:41 UTC", "command": "python -m benchmarks.imbalance_probe --cases b:1 --merge"}
     md = markdown({"machine": None, "cases": {"a:100": {"runs": [run(0.6, 0.5, 0.7)]},
-                                              "b:1": {"runs": [run(0.6, 0.8, 0.8)]}}})
+                                              "b:1": {"runs": [run(0.6, 0.8, 0.8, used=3), run(0.6, 0.8, 0.8, used=2)],
+                                                      "machine": machine}}})
     assert "Defaults below MiniLM + KMeans in ACC: a:100 (-0.100)." in md
-    assert "| a:100 | 100 | 4 | 50 / 5 | 0.600 / 0.500 | 0.500 / 0.500 | rounds at 1.0 |" in md
+    assert "| a:100 | 100 | 4 | 50 / 5 | 0.600 / 0.500 | 0.500 / 0.500 | rounds at 1.0 | 4 / 3 |" in md
+    assert "| b:1 | 100 | 4 | 50 / 5 | 0.600 / 0.500 | 0.800 / 0.500 | rounds at 1.0 | 2.5 / 3 |" in md
+    assert "Defaults leave clusters empty (mean over the seeds): b:1 (1.5 of 4);" in md
+    assert "- b:1: measured apart, 2026-12-03 10:41 UTC, command `python -m benchmarks.imbalance_probe " \
+           "--cases b:1 --merge`." in md and "- a:100: measured apart" not in md
     assert "0.700 (0.25) |" in md  # the oracle: best fixed balance by ACC
     assert "by 0.100 ACC on average, at most 0.200" in md
+
+
+def test_imbalance_probe_merge_keeps_the_saved_cases_and_records_each_new_ones_command(tmp_path, monkeypatch):
+    from benchmarks import imbalance_probe, report
+
+    out = tmp_path / "imbalance_probe.json"
+    saved = {"machine": {"date": "then", "command": "python -m benchmarks.imbalance_probe --seeds 2"},
+             "cases": {"old:1": {"runs": ["old run"]}}}
+    out.write_text(json.dumps(saved))
+    monkeypatch.setattr(imbalance_probe, "OUT", out)
+    monkeypatch.setattr(imbalance_probe, "probe", lambda case, seed: f"{case} seed {seed}")
+    monkeypatch.setattr(imbalance_probe, "markdown", lambda result: "")
+    monkeypatch.setattr(report, "write_results_md", lambda: out)
+    assert imbalance_probe.main(["--cases", "new:1", "--seeds", "2", "--merge"]) == 0
+    result = json.loads(out.read_text())
+    assert result["machine"] == saved["machine"] and result["cases"]["old:1"] == saved["cases"]["old:1"]
+    assert result["cases"]["new:1"]["runs"] == ["new:1 seed 0", "new:1 seed 1"]
+    assert result["cases"]["new:1"]["machine"]["command"] == \
+        "python -m benchmarks.imbalance_probe --seeds 2 --cases new:1 --merge"
+    imbalance_probe.main(["--cases", "new:1", "--seeds", "1"])  # without --merge: these cases alone
+    result = json.loads(out.read_text())
+    assert list(result["cases"]) == ["new:1"] and "machine" not in result["cases"]["new:1"]
+    assert result["machine"]["command"] == "python -m benchmarks.imbalance_probe --seeds 1 --cases new:1"

@@ -189,8 +189,6 @@ def test_no_password_in_the_tracking_store_the_artifacts_or_the_output(cluster, 
     assert parent.data.params["storage"] == f"postgresql://dtc:***@127.0.0.1:{cluster.pg_port}/optuna"
 
 
-# --- SIGKILL mid-trial, then the same command again ---------------------------------------------
-
 def test_workers_creating_a_study_at_once_leave_its_first_trials_queued_once(cluster):
     """Three workers create each of 20 new studies at once; all may find it empty and queue."""
     import threading
@@ -225,6 +223,8 @@ def test_workers_creating_a_study_at_once_leave_its_first_trials_queued_once(clu
         raced += bool(copies)
     FIGURES["studies created by 3 workers at once"] = {"studies": 20, "queued twice, copies dropped": raced}
 
+
+# --- SIGKILL mid-trial, then the same command again ---------------------------------------------
 
 def test_the_cluster_leaves_room_for_many_workers_connections(cluster):
     """PostgreSQL's default 100 connections ran out under load (workers' pools, heartbeats, the
