@@ -13,6 +13,9 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import subprocess
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,3 +199,42 @@ def summarise(runs: list[dict]) -> dict:
         if f"{col}_mean" in out:
             out[f"{col}_max"] = float(np.nanmax([r[col] for r in runs if r.get(col) is not None]))
     return out
+
+
+def module_at(commit: str, path: str, name: str, *, replace: dict[str, str] | None = None) -> types.ModuleType:
+    """The file ``path`` as it was at ``commit`` (``git show``), imported as the module ``name``.
+
+    ``replace`` edits its source first (old text -> new, each of which must occur), e.g. to point
+    its imports at other old modules; whatever else it imports is today's code.
+    """
+    text = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout
+    for old, new in (replace or {}).items():
+        if old not in text:
+            raise RuntimeError(f"{path} at {commit[:7]} has no {old!r}")
+        text = text.replace(old, new)
+    module = types.ModuleType(name)
+    module.__file__ = f"<{commit[:7]}:{path}>"
+    sys.modules[name] = module
+    exec(compile(text, module.__file__, "exec"), module.__dict__)
+    return module
+
+
+def save_result(path: Path, result: dict) -> None:
+    """Write one benchmark's ``result`` as JSON to ``path`` and regenerate ``RESULTS.md`` from all of them."""
+    import json
+
+    from benchmarks import report
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"{relative(path)} written, {relative(report.write_results_md())} regenerated")
+
+
+def interleaved(seeds: list[int], items: list[str]):
+    """``(seed, item, version)`` for a before/after benchmark: every item at every seed in both
+    versions, the one that goes first alternating from seed to seed, so both see the same load."""
+    for i, seed in enumerate(seeds):
+        for item in items:
+            for version in (("before", "after") if i % 2 == 0 else ("after", "before")):
+                yield seed, item, version

@@ -61,23 +61,9 @@ CLUSTPY_OVER_BASELINE = 11.8 / 9.5
 def baseline_modules(commit: str = BASELINE) -> types.ModuleType:
     """Import ``clustering/autoencoder.py`` and ``clustering/dec.py`` as they were at ``commit``;
     return the old ``dec`` module (its estimators call the old autoencoder module)."""
-    def source(path: str) -> str:
-        return subprocess.run(["git", "show", f"{commit}:{path}"], cwd=common.ROOT, check=True,
-                              capture_output=True, text=True).stdout
-
-    def load(name: str, text: str) -> types.ModuleType:
-        module = types.ModuleType(name)
-        module.__file__ = f"<{commit[:7]}:{name}>"
-        sys.modules[name] = module
-        exec(compile(text, module.__file__, "exec"), module.__dict__)
-        return module
-
-    load("_baseline_autoencoder", source("clustering/autoencoder.py"))
-    dec_source = source("clustering/dec.py")
-    old_import = "from clustering.autoencoder import"
-    if old_import not in dec_source:
-        raise RuntimeError(f"clustering/dec.py at {commit[:7]} does not import the autoencoder as expected")
-    return load("_baseline_dec", dec_source.replace(old_import, "from _baseline_autoencoder import"))
+    common.module_at(commit, "clustering/autoencoder.py", "_baseline_autoencoder")
+    return common.module_at(commit, "clustering/dec.py", "_baseline_dec",
+                            replace={"from clustering.autoencoder import": "from _baseline_autoencoder import"})
 
 
 def _estimator(version: str, model: str, seed: int, precision: str = "auto"):
@@ -176,27 +162,20 @@ def main(argv=None) -> int:
     common.limit_threads()  # only so machine_info reports the children's threads
     baseline_modules()  # fail here, not in a child, when the old code cannot be read
     runs = []
-    for i, seed in enumerate(seeds):
-        for model in models:
-            for version in (("before", "after") if i % 2 == 0 else ("after", "before")):
-                r = _child(version, model, seed, args.dynamo_loaded, args.precision)
-                runs.append(r)
-                print(f"{model:4s} seed {seed} {version:6s} {r['fit_s']:6.2f} s  ACC {r['acc']:.4f}  NMI {r['nmi']:.4f}  "
-                      f"peak RSS {r['peak_rss_mib']:.0f} MiB (+{r['fit_rss_rise_mib']:.0f} in fit)", flush=True)
+    for seed, model, version in common.interleaved(seeds, models):
+        runs.append(r := _child(version, model, seed, args.dynamo_loaded, args.precision))
+        print(f"{model:4s} seed {seed} {version:6s} {r['fit_s']:6.2f} s  ACC {r['acc']:.4f}  NMI {r['nmi']:.4f}  "
+              f"peak RSS {r['peak_rss_mib']:.0f} MiB (+{r['fit_rss_rise_mib']:.0f} in fit)", flush=True)
     command = "python -m benchmarks.fit_speed" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
     result = {"machine": common.machine_info(command), "baseline": BASELINE, "seeds": seeds,
               "dynamo_loaded": args.dynamo_loaded, "precision": args.precision, "runs": runs,
               "summary": summarise(runs)}
-    common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    result_path(common.bench_threads(), args.dynamo_loaded, args.precision).write_text(json.dumps(result, indent=1) + "\n")
     for model, s in result["summary"].items():
         print(f"{model}: before {s['fit_s_before']:.2f} s, after {s['fit_s_after']:.2f} s, "
               f"speed-up {s['median_ratio']:.2f}x (median of pairs), ACC {s['acc_before']:.4f} -> {s['acc_after']:.4f}, "
               f"NMI {s['nmi_before']:.4f} -> {s['nmi_after']:.4f}, peak RSS {s['peak_rss_mib_before']:.0f} -> "
               f"{s['peak_rss_mib_after']:.0f} MiB, {s['after_over_clustpy']:.2f}x ClustPy's time")
-    from benchmarks import report
-
-    print(f"{common.relative(report.write_results_md())} regenerated")
+    common.save_result(result_path(common.bench_threads(), args.dynamo_loaded, args.precision), result)
     return 0
 
 

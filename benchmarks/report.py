@@ -484,6 +484,7 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding pr
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before issue 13 vs now
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.imbalance_probe --seeds 2   # pseudo-labelling's size prior on steep long tails and 44-topic Zipf sets (~40 min)
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pseudolabel_speed  # PseudoLabelClusterer fit time and peak RSS, code at dd9dcab vs now, 3 corpora and k=89/152 (~25 min)
 BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
@@ -679,6 +680,11 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
 
         parts += ["## Topics of very unequal size: pseudo-labelling's size prior (probe)",
                   imbalance_probe.markdown(imbalance)]
+    pseudolabel_speed = _read("pseudolabel_speed.json", results_dir)
+    if pseudolabel_speed:
+        from benchmarks import pseudolabel_speed as pl_speed
+
+        parts += ["## Pseudo-labelling fit time: before and after, up to 152 clusters", pl_speed.markdown(pseudolabel_speed)]
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
     parts += ["## Never below the starting point: label-free selection on every shared corpus",
               selection_markdown(selection) or "_not run yet_"]

@@ -319,6 +319,42 @@ def test_fit_speed_baseline_is_the_old_code_with_its_own_pretrain(monkeypatch):
     assert model.labels_.shape == (60,) and calls == [1]  # the old fit ran the old pretrain
 
 
+def test_interleaved_runs_both_versions_of_every_item_and_alternates_which_goes_first():
+    order = list(common.interleaved([0, 1], ["a", "b"]))
+    assert order == [(0, "a", "before"), (0, "a", "after"), (0, "b", "before"), (0, "b", "after"),
+                     (1, "a", "after"), (1, "a", "before"), (1, "b", "after"), (1, "b", "before")]
+
+
+def test_pseudolabel_speed_pairs_seeds_and_compares_the_partitions():
+    from benchmarks import pseudolabel_speed
+
+    runs = []
+    for seed in (0, 1):
+        for version, fit_s, labels in (("before", 12.0, [0, 0, 1, 1]), ("after", 4.0 + 2 * seed, [1, 1, 0, seed])):
+            runs.append({"version": version, "case": "many152", "seed": seed, "n_texts": 4, "k": 152, "fit_s": fit_s,
+                         "cpu_s": fit_s, "acc": 0.5, "nmi": 0.1, "clusters": len(set(labels)), "peak_rss_mib": 900.0,
+                         "fit_rss_rise_mib": 400.0 if version == "before" else 50.0, "labels": labels})
+    s = pseudolabel_speed.summarise(runs)["many152"]
+    assert s["ratios"] == [3.0, 2.0] and s["median_ratio"] == 2.5 and s["k"] == 152
+    assert s["ari_before_after"] == pytest.approx(0.5)  # seed 0 the same partition renamed, seed 1 ARI 0
+    assert s["fit_rss_rise_mib_before"] == 400 and s["fit_rss_rise_mib_after"] == 50
+    text = pseudolabel_speed.markdown({"machine": None, "baseline": pseudolabel_speed.BASELINE, "seeds": [0, 1],
+                                       "summary": {"many152": s}})
+    assert "**2.50x**" in text and "| many152 | 4 | 152 | before (dd9dcab) |" in text and "| 0.500 |" in text
+
+
+def test_pseudolabel_speed_baseline_is_the_old_module():
+    import clustering.pseudolabel
+    from benchmarks import pseudolabel_speed
+
+    try:
+        old = pseudolabel_speed.baseline_module()
+    except Exception as exc:  # no git, or a checkout without the commit
+        pytest.skip(f"baseline not readable: {exc}")
+    assert old.PseudoLabelClusterer is not clustering.pseudolabel.PseudoLabelClusterer
+    assert not hasattr(old.PseudoLabelClusterer, "_fit_classifier")  # the code before the warm start
+
+
 # -- embeddings ---------------------------------------------------------------------------------------
 def test_time_routes_rotates_the_order_and_times_every_route():
     from benchmarks import embeddings

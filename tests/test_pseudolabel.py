@@ -177,6 +177,27 @@ def test_size_target_follows_the_partition_of_the_round_before(monkeypatch):
     assert asked[1:] == seen[:-1] and len(asked) == model.n_iter_ == 3
 
 
+def test_kmeans_posterior_is_the_softmax_of_minus_squared_distances(fitted, data):
+    from clustering.pseudolabel import _INIT_TEMPERATURE, _softmax
+
+    texts, emb, _ = data
+    F = fitted.transform(texts, embeddings=emb)
+    dist2 = ((F[:, None, :].astype(np.float64) - fitted.kmeans_.cluster_centers_[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(fitted._kmeans_posterior(F), _softmax(-dist2 / _INIT_TEMPERATURE), atol=1e-4)
+
+
+def test_each_round_starts_from_the_last_rounds_weights_when_it_saw_the_same_clusters(data):
+    texts, emb, labels = data
+    est = PseudoLabelClusterer(3, C=0.5)
+    F = emb.astype(np.float64)
+    cold = est._fit_classifier(F, labels, None)
+    warm = est._fit_classifier(F, labels, cold)
+    assert warm.n_iter_[0] < cold.n_iter_[0]  # started at the optimum: next to no steps
+    np.testing.assert_allclose(warm.predict_proba(F), cold.predict_proba(F), atol=1e-3)
+    fewer = est._fit_classifier(F, np.minimum(labels, 1), cold)  # a cluster gone: a cold start
+    assert list(fewer.classes_) == [0, 1] and fewer.coef_.shape == (1, F.shape[1])
+
+
 def test_refuses_bad_input(data):
     texts, emb, _ = data
     with pytest.raises(NotFittedError):
