@@ -238,3 +238,35 @@ def interleaved(seeds: list[int], items: list[str]):
         for item in items:
             for version in (("before", "after") if i % 2 == 0 else ("after", "before")):
                 yield seed, item, version
+
+
+def measured(fit) -> dict:
+    """Call ``fit()`` and measure it: wall and CPU seconds, the process's peak RSS after it, and how
+    far the call raised that peak (call in a fresh process: RSS is process-wide)."""
+    import resource
+    import time
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start, cpu_start = time.perf_counter(), time.process_time()
+    fit()
+    fit_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"fit_s": fit_s, "cpu_s": cpu_s, "peak_rss_mib": rss_after / 1024,
+            "fit_rss_rise_mib": (rss_after - rss_before) / 1024}
+
+
+def child_json(module: str, arg: str) -> dict:
+    """Run ``python -m <module> --child <arg>`` at the benchmarks' threads, offline; its last stdout line as JSON."""
+    import json
+
+    env = {**os.environ, **thread_env(bench_threads()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    out = subprocess.run([sys.executable, "-m", module, "--child", arg], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def paired(runs: list[dict], field: str, item: str) -> tuple[dict[str, dict[int, dict]], list[int]]:
+    """The ``runs`` whose ``field`` is ``item``, as ``{"before": {seed: run}, "after": {seed: run}}``,
+    and the seeds both versions ran."""
+    by = {v: {r["seed"]: r for r in runs if r[field] == item and r["version"] == v} for v in ("before", "after")}
+    return by, sorted(set(by["before"]) & set(by["after"]))

@@ -32,11 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
-import time
 import types
 
 import numpy as np
@@ -102,32 +98,22 @@ def run_one(version: str, model: str, seed: int, dynamo_loaded: bool = False, pr
 
     arithmetic = "float32" if version == "before" else resolve_precision(precision, "cpu")
 
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start, cpu_start = time.perf_counter(), time.process_time()
-    est.fit(data.X)
-    fit_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"version": version, "model": model, "seed": seed, "fit_s": fit_s, "cpu_s": cpu_s,
+    measures = common.measured(lambda: est.fit(data.X))
+    return {"version": version, "model": model, "seed": seed, **measures,
             "acc": cluster_accuracy(data.labels, est.labels_),
             "nmi": float(normalized_mutual_info_score(data.labels, est.labels_)),
-            "n_iter": int(est.n_iter_), "peak_rss_mib": rss_after / 1024, "fit_rss_rise_mib": (rss_after - rss_before) / 1024,
-            "precision": arithmetic}
+            "n_iter": int(est.n_iter_), "precision": arithmetic}
 
 
 def _child(version: str, model: str, seed: int, dynamo_loaded: bool, precision: str = "auto") -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.fit_speed", "--child",
-           f"{version},{model},{seed},{int(dynamo_loaded)},{precision}"]
-    env = {**os.environ, **common.thread_env(common.bench_threads()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
-    out = subprocess.run(cmd, cwd=common.ROOT, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return common.child_json("benchmarks.fit_speed", f"{version},{model},{seed},{int(dynamo_loaded)},{precision}")
 
 
 def summarise(runs: list[dict]) -> dict:
     """Per model: mean time, ACC, NMI, peak RSS of each version, and the before/after ratios."""
     out = {}
     for model in sorted({r["model"] for r in runs}):
-        by = {v: {r["seed"]: r for r in runs if r["model"] == model and r["version"] == v} for v in ("before", "after")}
-        seeds = sorted(set(by["before"]) & set(by["after"]))
+        by, seeds = common.paired(runs, "model", model)
         ratios = [by["before"][s]["fit_s"] / by["after"][s]["fit_s"] for s in seeds]
         cpu_ratios = [by["before"][s]["cpu_s"] / by["after"][s]["cpu_s"] for s in seeds]
         row = {"seeds": seeds, "ratios": ratios, "median_ratio": float(np.median(ratios)),

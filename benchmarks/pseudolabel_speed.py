@@ -25,11 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
-import time
 import types
 
 import numpy as np
@@ -71,24 +67,11 @@ def run_one(version: str, case: str, seed: int) -> dict:
     module = baseline_module() if version == "before" else __import__("clustering.pseudolabel", fromlist=["_"])
     texts, y, X, k = load_case(case)
     est = module.PseudoLabelClusterer(k, random_state=seed)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start, cpu_start = time.perf_counter(), time.process_time()
-    est.fit(texts, embeddings=X)
-    fit_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"version": version, "case": case, "seed": seed, "n_texts": len(texts), "k": k,
-            "fit_s": fit_s, "cpu_s": cpu_s, "acc": cluster_accuracy(y, est.labels_),
-            "nmi": float(normalized_mutual_info_score(y, est.labels_)),
+    measures = common.measured(lambda: est.fit(texts, embeddings=X))
+    return {"version": version, "case": case, "seed": seed, "n_texts": len(texts), "k": k, **measures,
+            "acc": cluster_accuracy(y, est.labels_), "nmi": float(normalized_mutual_info_score(y, est.labels_)),
             "clusters": int(len(np.unique(est.labels_))), "rounds": int(est.n_iter_), "balance": est.balance_,
-            "peak_rss_mib": rss_after / 1024, "fit_rss_rise_mib": (rss_after - rss_before) / 1024,
             "labels": np.asarray(est.labels_).tolist()}
-
-
-def _child(version: str, case: str, seed: int) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.pseudolabel_speed", "--child", f"{version},{case},{seed}"]
-    env = {**os.environ, **common.thread_env(common.bench_threads()), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
-    out = subprocess.run(cmd, cwd=common.ROOT, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -98,8 +81,7 @@ def summarise(runs: list[dict]) -> dict:
 
     out = {}
     for case in dict.fromkeys(r["case"] for r in runs):
-        by = {v: {r["seed"]: r for r in runs if r["case"] == case and r["version"] == v} for v in ("before", "after")}
-        seeds = sorted(set(by["before"]) & set(by["after"]))
+        by, seeds = common.paired(runs, "case", case)
         if not seeds:
             continue
         ratios = [by["before"][s]["fit_s"] / by["after"][s]["fit_s"] for s in seeds]
@@ -161,7 +143,7 @@ def main(argv=None) -> int:
     baseline_module()  # fail here, not in a child, when the old code cannot be read
     runs = []
     for seed, case, version in common.interleaved(seeds, cases):
-        runs.append(r := _child(version, case, seed))
+        runs.append(r := common.child_json("benchmarks.pseudolabel_speed", f"{version},{case},{seed}"))
         print(f"{case:13s} seed {seed} {version:6s} {r['fit_s']:7.2f} s  ACC {r['acc']:.4f}  NMI {r['nmi']:.4f}  "
               f"{r['clusters']}/{r['k']} clusters  peak RSS {r['peak_rss_mib']:.0f} MiB", flush=True)
     command = "python -m benchmarks.pseudolabel_speed" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))

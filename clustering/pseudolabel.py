@@ -53,7 +53,7 @@ the second candidate, 0.25 changed no balanced corpus's choice and gained 0.04-0
 the four Zipf sets (of eight, four held out from the choice) where it was taken, and cost
 0.005-0.010 ACC on two long-tailed corpora of ``benchmarks.sota`` (within their spread).
 At 0.25 on many small topics the rounds can leave clusters empty, and ``labels_`` then uses
-fewer than ``n_clusters``: 4-12 of 44 on those four Zipf sets, where topics of 5-20 texts join
+fewer than ``n_clusters``: 4-11.5 of 44 on those four Zipf sets, where topics of 5-20 texts join
 larger ones (ACC and NMI still above equal sizes); on sets where most topics have 1-10 texts,
 29-30.5 of 44 (ACC +0.16-0.19 over equal sizes, NMI -0.034 and 0.000). Flooring the prior at a
 tenth or a quarter of the mean cluster size kept most of them empty and lost ACC, and refusing

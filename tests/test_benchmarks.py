@@ -319,6 +319,30 @@ def test_fit_speed_baseline_is_the_old_code_with_its_own_pretrain(monkeypatch):
     assert model.labels_.shape == (60,) and calls == [1]  # the old fit ran the old pretrain
 
 
+def test_measured_times_the_call_and_reports_how_far_it_raised_the_peak_rss():
+    held = []
+    m = common.measured(lambda: held.append(np.ones(64 * 2**20 // 8)))  # 64 MiB, kept alive
+    assert set(m) == {"fit_s", "cpu_s", "peak_rss_mib", "fit_rss_rise_mib"} and m["fit_s"] > 0
+    assert m["fit_rss_rise_mib"] <= m["peak_rss_mib"] and m["peak_rss_mib"] >= 64
+
+
+def test_child_json_runs_the_module_at_the_benchmark_threads_and_reads_its_last_line(monkeypatch):
+    import subprocess
+
+    seen = {}
+
+    def run(cmd, **kw):
+        seen.update(cmd=cmd, env=kw["env"])
+        return subprocess.CompletedProcess(cmd, 0, stdout='a warning\n{"fit_s": 1.5}\n')
+
+    monkeypatch.setattr(common.subprocess, "run", run)
+    monkeypatch.setenv("BENCH_THREADS", "2")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert common.child_json("benchmarks.fit_speed", "after,dec,0") == {"fit_s": 1.5}
+    assert seen["cmd"][1:] == ["-m", "benchmarks.fit_speed", "--child", "after,dec,0"]
+    assert seen["env"]["OMP_NUM_THREADS"] == "2" and seen["env"]["HF_HUB_OFFLINE"] == "1"  # no hub retries
+
+
 def test_interleaved_runs_both_versions_of_every_item_and_alternates_which_goes_first():
     order = list(common.interleaved([0, 1], ["a", "b"]))
     assert order == [(0, "a", "before"), (0, "a", "after"), (0, "b", "before"), (0, "b", "after"),
