@@ -177,6 +177,23 @@ def test_size_target_follows_the_partition_of_the_round_before(monkeypatch):
     assert asked[1:] == seen[:-1] and len(asked) == model.n_iter_ == 3
 
 
+def test_kmeans_restarts_run_on_float64_rows_and_the_refinement_on_float32(data, monkeypatch):
+    import clustering.pseudolabel as module
+
+    dtypes = []
+
+    class Recording(module.KMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            dtypes.append((self.n_init, X.dtype))
+            return super().fit(X, y, sample_weight)
+
+    monkeypatch.setattr(module, "KMeans", Recording)
+    texts, emb, _ = data
+    model = PseudoLabelClusterer(3, rounds=0, n_init=3, init_sample=60, random_state=0).fit(texts, embeddings=emb)
+    assert dtypes == [(3, np.float64), (1, np.float32)]  # seeding upcasts float32 chunk by chunk
+    assert model.kmeans_.cluster_centers_.dtype == np.float32
+
+
 def test_kmeans_posterior_is_the_softmax_of_minus_squared_distances(fitted, data):
     from clustering.pseudolabel import _INIT_TEMPERATURE, _softmax
 
