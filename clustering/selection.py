@@ -1,0 +1,241 @@
+"""Label-free scores that compare partitions made in different spaces.
+
+A partition scored in the space it was made in is favoured there (k-means all but maximises
+the silhouette of its own space), so these scores judge every partition in the same fixed
+*views* of the texts and pool the views.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from clustering._utils import check_texts, seed_of
+
+MEASURES = ("silhouette", "neighbours", "predictability")
+
+
+def lexical_view(texts, *, dims: int = 128, random_state=0) -> np.ndarray:
+    """The L2-normalised LSA projection (n, <= dims) of the texts' tf-idf vectors.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The corpus.
+    dims : int, default=128
+        Components of the truncated SVD (fewer when the vocabulary or corpus is smaller).
+    random_state : int, RandomState or None, default=0
+        Seed of the randomised SVD.
+
+    Returns
+    -------
+    ndarray of shape (n_texts, n_components), float32
+        Unit rows (an all-zero tf-idf row stays zero).
+
+    Raises
+    ------
+    ValueError
+        When no text has a word (two letters or more).
+    """
+    texts = check_texts(texts)
+    try:
+        tfidf = TfidfVectorizer(min_df=2, stop_words="english", sublinear_tf=True).fit_transform(texts)
+    except ValueError:  # tiny corpora: no word in two documents
+        try:
+            tfidf = TfidfVectorizer(min_df=1, sublinear_tf=True).fit_transform(texts)
+        except ValueError:
+            raise ValueError("the texts have no words to build a lexical view from (punctuation or "
+                             "one-letter tokens only)") from None
+    n_components = max(1, min(dims, tfidf.shape[1] - 1, len(texts) - 1))
+    lsa = TruncatedSVD(n_components, random_state=seed_of(random_state)).fit_transform(tfidf)
+    return normalize(lsa).astype(np.float32)
+
+
+def neighbour_agreement(X, labels, *, n_neighbors: int = 10, sample_size: int | None = 5000,
+                        random_state=0) -> float:
+    """Chance-corrected share of each text's nearest neighbours (cosine, in ``X``) in its cluster.
+
+    ``(a - e) / (1 - e)`` with ``a`` the mean share of a text's ``n_neighbors`` nearest
+    neighbours that share its cluster and ``e = sum_c p_c^2`` the share a random partition
+    of the same cluster sizes would get (Cohen's kappa for neighbour pairs): 1 when every
+    neighbourhood is pure, 0 at chance. Neighbours are searched among a seeded sample of
+    ``sample_size`` rows; SCAN (Van Gansbeke et al., ECCV 2020) trains on the same premise.
+    """
+    labels = np.asarray(labels)
+    X = np.asarray(X, dtype=np.float32)
+    if sample_size is not None and len(labels) > sample_size:
+        rows = np.random.default_rng(seed_of(random_state)).choice(len(labels), sample_size, replace=False)
+        X, labels = X[rows], labels[rows]
+    k = min(n_neighbors, len(labels) - 1)
+    if k < 1:
+        return float("nan")
+    unit = normalize(X)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    agree = float(np.mean(labels[nearest] == labels[:, None]))
+    shares = np.bincount(np.unique(labels, return_inverse=True)[1]) / len(labels)
+    chance = float(np.sum(shares ** 2))
+    return float("nan") if chance >= 1.0 else (agree - chance) / (1.0 - chance)
+
+
+def predictability(X, labels, *, sample_size: int | None = 5000, C: float = 1.0, random_state=0) -> float:
+    """How well a linear classifier trained on half the texts in ``X`` predicts the other half's clusters.
+
+    Two-fold cross-fitting of a multinomial logistic regression on a seeded sample; the
+    score is the adjusted Rand index between the held-out predictions and the partition (0
+    for a partition the view cannot see, 1 for one it reproduces). Stability by transfer
+    (Lange et al., Neural Computation 2004), with a classifier in a view of one's choice.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import adjusted_rand_score
+
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed_of(random_state))
+    rows = np.arange(len(labels))
+    if sample_size is not None and len(labels) > sample_size:
+        rows = rng.choice(len(labels), sample_size, replace=False)
+    rows = rng.permutation(rows)
+    halves = (rows[: len(rows) // 2], rows[len(rows) // 2:])
+    predicted = np.empty(len(labels), dtype=labels.dtype)
+    for train, test in (halves, halves[::-1]):
+        if len(np.unique(labels[train])) < 2:
+            predicted[test] = labels[train][0]
+            continue
+        clf = LogisticRegression(C=C, max_iter=200).fit(X[train], labels[train])
+        predicted[test] = clf.predict(X[test])
+    return float(adjusted_rand_score(labels[rows], predicted[rows]))
+
+
+def view_score(measure: str, X, labels, *, sample_size: int | None = 5000, random_state=0) -> float:
+    """One of ``MEASURES`` for ``labels`` in the view ``X`` (higher is better)."""
+    from clustering.metrics import silhouette
+
+    if measure == "silhouette":
+        return silhouette(X, labels, sample_size=sample_size, random_state=seed_of(random_state))
+    if measure == "neighbours":
+        return neighbour_agreement(X, labels, sample_size=sample_size, random_state=random_state)
+    if measure == "predictability":
+        return predictability(X, labels, sample_size=sample_size, random_state=random_state)
+    raise ValueError(f"unknown measure {measure!r}; choose from {', '.join(MEASURES)}")
+
+
+class CrossViewScore:
+    """Score partitions in fixed views of the texts, each measure relative to k-means' own, averaged.
+
+    The views are the texts' Sentence-BERT embeddings and the LSA projection of their tf-idf
+    vectors (``lexical_view``). In each view, each measure of a partition (``measures``:
+    the cosine silhouette, the chance-corrected neighbour agreement) is divided by that of
+    k-means with ``n_clusters`` clusters *in that view*, and all the ratios are averaged. A
+    partition made in one view scores about 1 there and is judged in the other, so no view's
+    own k-means wins by construction. A view whose k-means scores no better than chance on a
+    measure shows no cluster structure by it, and that ratio is left out.
+
+    Parameters
+    ----------
+    n_clusters : int
+        The number of clusters of the reference k-means in each view.
+    measures : tuple of str, default=MEASURES
+        Names from ``MEASURES`` (see ``view_score``): the cosine silhouette, the chance-corrected
+        neighbour agreement and the cross-fitted linear predictability.
+    lexical_dims : int, default=128
+        Components of the lexical view.
+    sample_size : int or None, default=5000
+        Rows of the seeded sample every measure is computed on (None: all).
+    n_init : int, default=10
+        Restarts of each reference k-means.
+    random_state : int, RandomState or None, default=0
+        Seed of the SVD, the reference k-means and the samples.
+
+    Attributes
+    ----------
+    views_ : dict of str to ndarray
+        ``{"sbert": embeddings, "lexical": lexical view}`` (no lexical view without texts), rows
+        aligned with the texts.
+    reference_ : dict of (str, str) to float
+        Each ``(measure, view)``'s value for k-means in that view.
+
+    Notes
+    -----
+    Wang and Ye (2024), "Deep clustering evaluation: how to validate internal clustering
+    validation measures" (arXiv:2403.14830), show that scoring each partition in the space it
+    was made in misranks partitions made in different spaces, and that scoring every candidate
+    in common spaces and pooling ranks better. Here the common spaces are two views of the
+    texts (the co-training premise of Blum and Mitchell, 1998: each view alone tells the
+    topics apart), and pooling several imperfect measures follows Goswami et al. (ICLR 2023).
+    ``docs/selection.md`` says how this was chosen, and ``benchmarks/criteria.py`` measures it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clustering.selection import CrossViewScore
+    >>> texts = ["cats purr", "cats meow", "a cat naps", "stocks fall", "stocks rise", "markets fall"]
+    >>> X = np.array([[1, 0.1], [1, 0.2], [0.9, 0.1], [0.1, 1], [0.2, 1], [0.1, 0.9]])
+    >>> scorer = CrossViewScore(2).fit(X / np.linalg.norm(X, axis=1, keepdims=True), texts)
+    >>> scorer.score([0, 0, 0, 1, 1, 1]) > scorer.score([0, 1, 0, 1, 0, 1])
+    True
+    """
+
+    def __init__(self, n_clusters: int, *, measures: tuple = MEASURES, lexical_dims: int = 128,
+                 sample_size: int | None = 5000, n_init: int = 10, random_state=0):
+        self.n_clusters = n_clusters
+        self.measures = measures
+        self.lexical_dims = lexical_dims
+        self.sample_size = sample_size
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def fit(self, embeddings, texts=None):
+        """Build the views of ``texts`` (with their ``embeddings``) and k-means' value of each measure in each.
+
+        Without ``texts``, or texts without words, the embeddings are the one view.
+        """
+        from sklearn.cluster import KMeans
+
+        from clustering._utils import check_embeddings, check_n_clusters
+
+        unknown = [m for m in self.measures if m not in MEASURES]
+        if unknown or not self.measures:
+            raise ValueError(f"measures must be names from {', '.join(MEASURES)}; got {self.measures!r}")
+        emb = check_embeddings(embeddings, name="embeddings")
+        check_n_clusters(self.n_clusters, len(emb))
+        seed = seed_of(self.random_state)
+        self.views_ = {"sbert": emb}
+        if texts is not None:
+            texts = check_texts(texts)
+            if len(texts) != len(emb):
+                raise ValueError(f"embeddings has {len(emb)} rows but there are {len(texts)} texts")
+            try:
+                self.views_["lexical"] = lexical_view(texts, dims=self.lexical_dims, random_state=seed)
+            except ValueError:  # no words: the embeddings stay the one view
+                pass
+        self.reference_ = {}
+        for view, Z in self.views_.items():
+            labels = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit_predict(Z)
+            for measure in self.measures:
+                self.reference_[measure, view] = view_score(measure, Z, labels, sample_size=self.sample_size,
+                                                            random_state=seed)
+        return self
+
+    def scores(self, labels, *, sample_size: int | None = None, measures=None) -> dict[str, float]:
+        """``"<measure> in <view>"``: the measure of ``labels`` over k-means' there.
+
+        ``sample_size`` overrides the sample; ``measures`` takes a subset of the fitted ones
+        (e.g. the cheap ones, for a score after every epoch).
+        """
+        labels = np.asarray(labels)
+        n = len(self.views_["sbert"])
+        if len(labels) != n:
+            raise ValueError(f"labels has {len(labels)} entries but the scorer was fitted on {n} texts")
+        seed = seed_of(self.random_state)
+        return {f"{measure} in {view}": view_score(measure, self.views_[view], labels,
+                                                   sample_size=sample_size or self.sample_size,
+                                                   random_state=seed) / ref
+                for (measure, view), ref in self.reference_.items() if ref > 0 and (measures is None or measure in measures)}
+
+    def score(self, labels, *, sample_size: int | None = None, measures=None) -> float:
+        """The mean of ``scores``: 1 for a partition that does as well as k-means in every view, by every measure."""
+        scores = self.scores(labels, sample_size=sample_size, measures=measures)
+        return float(np.mean(list(scores.values()))) if scores else float("nan")

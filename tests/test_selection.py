@@ -1,0 +1,109 @@
+"""clustering/selection.py: label-free scores of partitions in fixed views of the texts."""
+
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+
+from clustering.selection import (MEASURES, CrossViewScore, lexical_view, neighbour_agreement, predictability,
+                                  view_score)
+
+
+@pytest.fixture(scope="module")
+def two_views():
+    """Three topics, each with its own words; embeddings whose blobs are the same topics."""
+    X, y = make_blobs(n_samples=150, n_features=16, centers=3, cluster_std=1.0, random_state=0)
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    vocab = [["goal", "match", "league", "coach"], ["stock", "market", "shares", "bank"],
+             ["virus", "cell", "protein", "gene"]]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(vocab[c], 3)) + f" item{i % 7}" for i, c in enumerate(y)]
+    return X, texts, y
+
+
+def test_lexical_view_has_unit_rows_and_at_most_dims_columns(two_views):
+    _, texts, _ = two_views
+    Z = lexical_view(texts, dims=5)
+    assert Z.shape == (len(texts), 5) and Z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
+    # fewer distinct words than dims: as many components as the vocabulary allows, never an error
+    assert lexical_view(["red blue", "blue green", "green red"], dims=128).shape[0] == 3
+    with pytest.raises(ValueError, match="no words"):
+        lexical_view(["!!", "? ?", "a b"])
+
+
+def test_neighbour_agreement_is_one_when_pure_and_zero_at_chance():
+    X = np.repeat(np.eye(3), 20, axis=0) + 1e-3 * np.random.default_rng(0).normal(size=(60, 3))
+    labels = np.repeat([0, 1, 2], 20)
+    assert neighbour_agreement(X, labels, n_neighbors=5) == pytest.approx(1.0)
+    shuffled = np.random.default_rng(1).permutation(labels)
+    assert abs(neighbour_agreement(X, shuffled, n_neighbors=5)) < 0.15
+    # relabelling the clusters changes nothing
+    assert neighbour_agreement(X, (labels + 1) % 3, n_neighbors=5) == pytest.approx(1.0)
+
+
+def test_predictability_is_high_for_a_linear_partition_and_near_zero_for_noise(two_views):
+    X, _, y = two_views
+    assert predictability(X, y) > 0.9
+    assert abs(predictability(X, np.random.default_rng(0).integers(0, 3, len(y)))) < 0.1
+
+
+def test_view_score_knows_every_measure_and_refuses_others(two_views):
+    X, _, y = two_views
+    for measure in MEASURES:
+        assert np.isfinite(view_score(measure, X, y))
+    with pytest.raises(ValueError, match="unknown measure 'vibes'"):
+        view_score("vibes", X, y)
+
+
+def test_kmeans_in_a_view_scores_about_one_there(two_views):
+    X, texts, _ = two_views
+    scorer = CrossViewScore(3).fit(X, texts)
+    assert set(scorer.views_) == {"sbert", "lexical"}
+    assert {view for _, view in scorer.reference_} == {"sbert", "lexical"}
+    own = KMeans(3, n_init=10, random_state=0).fit_predict(X)
+    scores = scorer.scores(own)
+    assert set(scores) == {f"{m} in {v}" for m in MEASURES for v in ("sbert", "lexical")}
+    assert all(scores[f"{m} in sbert"] == pytest.approx(1.0, abs=1e-6) for m in MEASURES)
+
+
+def test_the_topics_beat_a_partition_that_only_one_view_supports(two_views):
+    """A split the embeddings alone support (halves of every blob along one direction) loses to the topics,
+    which both views support."""
+    X, texts, y = two_views
+    scorer = CrossViewScore(3).fit(X, texts)
+    one_view = np.digitize(X[:, 0], np.quantile(X[:, 0], [1 / 3, 2 / 3]))
+    assert scorer.score(y) > scorer.score(one_view)
+    assert scorer.score(y) > scorer.score(np.random.default_rng(0).integers(0, 3, len(y)))
+
+
+def test_without_texts_the_embeddings_are_the_one_view(two_views):
+    X, _, y = two_views
+    scorer = CrossViewScore(3, measures=("silhouette",)).fit(X)
+    assert list(scorer.views_) == ["sbert"] and list(scorer.scores(y)) == ["silhouette in sbert"]
+
+
+def test_texts_without_words_leave_the_embeddings_as_the_one_view(two_views):
+    X, _, y = two_views
+    assert list(CrossViewScore(3).fit(X, ["!!"] * len(y)).views_) == ["sbert"]
+
+
+def test_a_subset_of_measures_and_a_smaller_sample_on_request(two_views):
+    X, texts, y = two_views
+    scorer = CrossViewScore(3).fit(X, texts)
+    quick = scorer.scores(y, measures=("silhouette", "neighbours"), sample_size=100)
+    assert set(quick) == {f"{m} in {v}" for m in ("silhouette", "neighbours") for v in ("sbert", "lexical")}
+
+
+@pytest.mark.parametrize("kwargs, call, match", [
+    ({}, lambda s, X, t, y: s.fit(X, t[:-1]), "149 texts"),
+    ({"measures": ("vibes",)}, lambda s, X, t, y: s.fit(X, t), "measures must be names"),
+    ({}, lambda s, X, t, y: s.fit(X, t).score(y[:-1]), "fitted on 150 texts"),
+    ({"n_clusters": 500}, lambda s, X, t, y: s.fit(X, t), "larger than the number of samples"),
+])
+def test_bad_input_fails_with_one_line(two_views, kwargs, call, match):
+    X, texts, y = two_views
+    scorer = CrossViewScore(**{"n_clusters": 3, **kwargs})
+    with pytest.raises(ValueError, match=match) as info:
+        call(scorer, X, texts, y)
+    assert "\n" not in str(info.value)
