@@ -270,3 +270,39 @@ def paired(runs: list[dict], field: str, item: str) -> tuple[dict[str, dict[int,
     and the seeds both versions ran."""
     by = {v: {r["seed"]: r for r in runs if r[field] == item and r["version"] == v} for v in ("before", "after")}
     return by, sorted(set(by["before"]) & set(by["after"]))
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """A GitHub markdown table; columns in first-seen order, missing cells empty."""
+    if not rows:
+        return "(no rows)"
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def machine_line(m: dict | None) -> str:
+    """One sentence: where, when and with what command a result (``machine_info``) was measured."""
+    if not m:
+        return ""
+    load = "" if not m.get("load_average") else f", load average {m['load_average'][0]} (1 min) when it ended"
+    threads = m.get("bench_threads")
+    pinned = "library defaults" if threads == 0 else f"pinned to {threads} per process"
+    return (f"Measured {m['date']} on {m['cpu_model']} ({m['cpu_count']} cores, {m.get('memory_gb')} GB RAM), "
+            f"torch {m['torch']} with {m['torch_threads']} intra-op thread(s) ({pinned}), "
+            f"Python {m['python']}{load}. Command: `{m['command']}`.")
+
+
+def spearman(a, b) -> float:
+    """Spearman's rho of two sequences over the pairs where both are finite; NaN for under 3 pairs or a constant."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
