@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields
 
 from experiments import methods
 
-OBJECTIVES = ("silhouette", "davies_bouldin", "calinski_harabasz", "nmi", "acc", "ari")
-LABEL_FREE = ("silhouette", "davies_bouldin", "calinski_harabasz")
+OBJECTIVES = ("cross_view", "silhouette", "davies_bouldin", "calinski_harabasz", "nmi", "acc", "ari")
+LABEL_FREE = ("cross_view", "silhouette", "davies_bouldin", "calinski_harabasz")
 # clustering.embed.PRECISIONS, spelled out so that parsing a config never imports the library
 EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16", "bfloat16-mixed", "int8")
 
@@ -37,14 +37,15 @@ class RunConfig:
     k_min: int = 2
     k_max: int = 10
     method: str = "search"  # search = Optuna chooses among search_methods; or fix one
-    search_methods: str = "kmeans,dec,idec"  # what method=search chooses from; add selftrain to search it too
+    search_methods: str = "kmeans,dec,idec,pseudolabel"  # what method=search chooses from; add selftrain too
     params: str = ""  # JSON of estimator settings for `evaluate`, e.g. '{"lr": 0.001}'
     # tuning
     n_trials: int = 10
     timeout: float = 0.0  # seconds for the study; 0 = no limit
-    objective: str = "silhouette"
+    objective: str = "cross_view"
     max_pretrain_epochs: int = 30
     max_epochs: int = 20
+    study_sample: int = 5000  # the study's trials fit a seeded sample of this many texts (0 = all)
     # evaluation
     seed: int = 0
     n_seeds: int = 3
@@ -63,6 +64,7 @@ class RunConfig:
             (self.n_trials >= 1, f"n_trials must be >= 1; got {self.n_trials}"),
             (self.timeout >= 0, f"timeout must be >= 0 seconds; got {self.timeout}"),
             (self.n_seeds >= 1, f"n_seeds must be >= 1; got {self.n_seeds}"),
+            (self.study_sample >= 0, f"study_sample must be >= 0; got {self.study_sample}"),
             (2 <= self.k_min <= self.k_max, f"need 2 <= k_min <= k_max; got k_min={self.k_min}, k_max={self.k_max}"),
             (self.objective in OBJECTIVES, f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}"),
             (self.method == "search" or self.method in methods.names(searchable=True),
@@ -120,10 +122,14 @@ HELP = {
     "params": "JSON of estimator settings for the evaluate entry point",
     "n_trials": "trials the study runs in total, pruned ones included (all workers, all reruns)",
     "timeout": "seconds for this worker's share of the study (0 = no limit)",
-    "objective": "model selection score; silhouette/davies_bouldin/calinski_harabasz are label-free, "
-                 "nmi/acc/ari read the labels and tag the run label_peeking=true",
+    "objective": "model selection score; cross_view (silhouette, neighbour agreement and a classifier's "
+                 "predictability in MiniLM and in tf-idf LSA, each relative to k-means' there, averaged) and silhouette/davies_bouldin/"
+                 "calinski_harabasz (MiniLM space) are label-free; nmi/acc/ari read the labels and tag the run "
+                 "label_peeking=true",
     "max_pretrain_epochs": "upper end of the autoencoder-epochs range searched",
     "max_epochs": "upper end of the DEC-epochs range searched",
+    "study_sample": "texts the study's trials fit on, a seeded sample (0 = all); the baselines and the "
+                    "final evaluation fit every text",
     "seed": "first seed; every random step is seeded from it",
     "n_seeds": "seeds for the final evaluation and the baselines (mean ± std)",
     "tsne_points": "points shown in the t-SNE plot (subsampled with the seed)",

@@ -63,13 +63,10 @@ def run_baselines(config):
 
 
 def run_tune(config):
-    from experiments.tune import run_study
-
     corpus = _load(config)
     with parent_run(config.experiment_name, f"tune: {config.study_name}") as run:
         prep = _setup(config, "tune", corpus)
-        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, texts=prep.corpus.texts,
-                          echo=echo)
+        study = pipeline.run_study(config, prep)
         pipeline.log_study(study)
         _log_best(study)
         _log_oracle_gap(study, study.best_trial.user_attrs)
@@ -94,16 +91,13 @@ def run_evaluate(config):
 
 def run_main(config):
     """data -> embeddings -> baselines -> study -> multi-seed evaluation -> registered model."""
-    from experiments.tune import run_study
-
     start = time.perf_counter()
     corpus = _load(config)
     with parent_run(config.experiment_name, f"main: {config.study_name}") as run:
         prep = _setup(config, "main", corpus)
         results, baseline_models = pipeline.run_baselines(prep, seeds=pipeline.seeds(config),
                                                           objective=config.objective, study_name=config.study_name)
-        study = run_study(config, prep.X, prep.corpus.labels, n_clusters=prep.n_clusters, texts=prep.corpus.texts,
-                          echo=echo)
+        study = pipeline.run_study(config, prep)
         best_params = from_trial_params(_log_best(study), config.method)
         final = {}
         # Candidates for the champion, each fitted with every seed: MiniLM + KMeans (the start),
@@ -114,10 +108,12 @@ def run_main(config):
         # as each of them; the others stand alone.
         best = methods.get(best_params["method"])
         for method in best.family or (best.name,):
+            if methods.get(method).space is None:  # no settings to tune (KMeans): it is a baseline row already
+                continue
             name = f"{methods.get(method).display} (tuned)"
             runs, models = _evaluate(config, prep, as_method(best_params, method), name)
             final[name] = runs
-            if method == best.name and method != "kmeans":  # KMeans is a candidate already
+            if method == best.name:
                 candidates[name] = (runs, models, method)
         seed_report = "DEC (seed report settings)"
         final[seed_report], seed_report_models = _evaluate(config, prep, default_params("dec"), seed_report)

@@ -14,6 +14,7 @@ from clustering.metrics import evaluate, silhouette
 from experiments.config import LABEL_FREE
 
 MINIMISE = {"davies_bouldin"}
+QUICK_MEASURES = ("silhouette", "neighbours")  # cross_view's measures cheap enough for every epoch
 
 
 def direction(objective: str) -> str:
@@ -21,14 +22,44 @@ def direction(objective: str) -> str:
     return "minimize" if objective in MINIMISE else "maximize"
 
 
-def score(objective: str, labels_true, labels_pred, X_fixed, *, sample_size=None, random_state=0) -> float:
-    """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``."""
+def score(objective: str, labels_true, labels_pred, X_fixed, *, texts=None, n_clusters: int | None = None,
+          sample_size=None, random_state=0, quick: bool = False) -> float:
+    """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``.
+
+    ``cross_view`` also reads the ``texts`` (its lexical view; without them ``X_fixed`` is its
+    one view) and ``n_clusters`` (its reference k-means; default: the clusters ``labels_pred`` uses);
+    ``quick`` leaves out its costly measure (a classifier's), for a score after every epoch.
+    """
     needs_labels = objective not in LABEL_FREE
     if needs_labels and labels_true is None:
         raise ValueError(f"objective={objective} needs true labels, but the data has none")
+    if objective == "cross_view":
+        k = n_clusters if n_clusters is not None else len(np.unique(labels_pred))
+        measures = QUICK_MEASURES if quick else None
+        return cross_view_scorer(X_fixed, texts, k, random_state).score(labels_pred, sample_size=sample_size,
+                                                                        measures=measures)
     out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
                    sample_size=sample_size, random_state=random_state)
     return out[objective]
+
+
+_SCORERS: dict = {}  # the last few corpora's CrossViewScore, by content
+
+
+def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
+    """``clustering.selection.CrossViewScore`` fitted on ``X`` and ``texts`` (or None), once per corpus, k and seed."""
+    import hashlib
+
+    from clustering.selection import CrossViewScore
+
+    X = np.ascontiguousarray(X)
+    digest = hashlib.blake2b(X[:: max(1, len(X) // 512)].tobytes(), digest_size=16).hexdigest()
+    key = (X.shape, digest, None if texts is None else (len(texts), texts[0], texts[-1]), int(n_clusters), int(seed))
+    if key not in _SCORERS:
+        if len(_SCORERS) >= 8:
+            _SCORERS.pop(next(iter(_SCORERS)))
+        _SCORERS[key] = CrossViewScore(int(n_clusters), random_state=int(seed)).fit(X, texts)
+    return _SCORERS[key]
 
 
 def inputs(model, X, texts):
@@ -52,6 +83,8 @@ def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]
     out = evaluate(labels_true, labels, X, random_state=seed)
     own, metric = model.clustering_space(inputs(model, X, texts))
     out["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
+    out["cross_view"] = score("cross_view", None, labels, X, texts=texts, n_clusters=model.n_clusters,
+                              random_state=seed)
     out["n_parameters"] = float(model.n_trainable_parameters())
     out["n_iter"] = float(model.n_iter_)
     return out
@@ -65,7 +98,8 @@ def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: st
     out = metrics(model, X, labels_true, texts, seed=seed)
     out["fit_seconds"] = fit_seconds
     if objective is not None:
-        out["objective"] = score(objective, labels_true, model.labels_, X, random_state=seed)
+        out["objective"] = score(objective, labels_true, model.labels_, X, texts=texts, n_clusters=model.n_clusters,
+                                 random_state=seed)
     return out
 
 

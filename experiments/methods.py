@@ -244,7 +244,7 @@ def _make_pseudolabel(params, *, n_clusters, random_state, device=None, embeddin
 
 register(Method("pseudolabel", "Pseudo-labels (MiniLM + tf-idf)", _make_pseudolabel,
                 frozenset(PSEUDOLABEL_REFERENCE) | {"tol", "n_init", "init_sample"}, input_kind="texts",
-                reference=PSEUDOLABEL_REFERENCE, space=_pseudolabel_space, prefix="pl_",
+                reference=PSEUDOLABEL_REFERENCE, space=_pseudolabel_space, prefix="pl_", start_study=True,
                 description="k-means on MiniLM + tf-idf, then balanced pseudo-labels: seconds per trial",
                 representation="MiniLM + tf-idf LSA"))
 BASELINES = ("tfidf", "kmeans", "ae")  # the rows every run compares against, in this order

@@ -20,10 +20,43 @@ PRUNE_SAMPLE = 2000  # silhouette sample for per-epoch pruning reports
 
 
 def make_sampler(seed: int):
-    import optuna
+    """Seeded TPE that never proposes again a method without settings (KMeans) the study has run.
 
-    # constant_liar: a worker does not propose points next to trials still running elsewhere.
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    Such a method has one point, so a second proposal would be the same fit; TPE (random for
+    its first trials) would otherwise keep drawing it and the study would spend those trials
+    skipping it. The method is drawn again among the others instead.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    from experiments import methods
+
+    class Sampler(optuna.samplers.TPESampler):
+        def __init__(self, seed):
+            # constant_liar: a worker does not propose points next to trials still running elsewhere.
+            super().__init__(seed=seed, constant_liar=True)
+            self._redraw = np.random.RandomState(seed)
+
+        # TPE draws "method" jointly with the other common params (sample_relative) once it has
+        # enough trials, and alone (sample_independent) before: both are checked.
+        def sample_relative(self, study, trial, search_space):
+            params = super().sample_relative(study, trial, search_space)
+            if "method" in params:
+                params["method"] = self._unspent(study, trial, search_space["method"], params["method"])
+            return params
+
+        def sample_independent(self, study, trial, param_name, param_distribution):
+            value = super().sample_independent(study, trial, param_name, param_distribution)
+            return self._unspent(study, trial, param_distribution, value) if param_name == "method" else value
+
+        def _unspent(self, study, trial, distribution, value):
+            ran = {t.params.get("method") for t in study.get_trials(deepcopy=False, states=(
+                TrialState.COMPLETE, TrialState.RUNNING)) if t.number != trial.number}
+            spent = {m for m in distribution.choices if m in ran and methods.get(m).space is None}
+            others = [m for m in distribution.choices if m not in spent]
+            return others[self._redraw.randint(len(others))] if value in spent and others else value
+
+    return Sampler(seed)
 
 
 def make_pruner():
@@ -78,8 +111,8 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
     def report(step, logs):
         if logs["stage"] != "cluster":
             return
-        value = score(config.objective, labels_true, logs["labels"], X, sample_size=PRUNE_SAMPLE,
-                      random_state=config.seed)
+        value = score(config.objective, labels_true, logs["labels"], X, texts=texts, n_clusters=n_clusters,
+                      sample_size=PRUNE_SAMPLE, random_state=config.seed, quick=True)
         trial.report(value, step)
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step}")
@@ -100,7 +133,8 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
     result.model = search_space.make_estimator(result.params, n_clusters=n_clusters, random_state=config.seed,
                                                embedding_model=config.embedding_model)
     evaluation.fit(result.model, X, texts, callback=report)
-    result.value = score(config.objective, labels_true, result.model.labels_, X, random_state=config.seed)
+    result.value = score(config.objective, labels_true, result.model.labels_, X, texts=texts, n_clusters=n_clusters,
+                         random_state=config.seed)
     if not np.isfinite(result.value):
         raise FloatingPointError(f"objective {config.objective} is {result.value}")
     result.metrics = evaluation.metrics(result.model, X, labels_true, texts, seed=config.seed)

@@ -113,6 +113,31 @@ def choose_k(X, *, k_min: int, k_max: int, seed: int) -> int:
     return chosen
 
 
+def study_rows(n: int, sample: int, seed: int) -> np.ndarray:
+    """Sorted indices of the texts a study fits: a seeded sample of ``sample`` of ``n`` (all when 0 or n <= sample).
+
+    Every worker of a study draws the same rows from the same seed.
+    """
+    if not sample or n <= sample:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+
+
+def run_study(config, prep: Prepared, **kwargs):
+    """``experiments.tune.run_study`` on ``study_rows`` of the prepared corpus (said in one line when a sample)."""
+    from experiments.tune import run_study as run
+
+    rows = study_rows(len(prep.X), config.study_sample, config.seed)
+    corpus = prep.corpus
+    if len(rows) < len(prep.X):
+        echo(f"study: trials fit a seeded sample of {len(rows):,} of the {len(prep.X):,} texts (study_sample); "
+             "the final evaluation fits them all")
+    mlflow.log_metric("study_texts", len(rows))
+    labels = None if corpus.labels is None else np.asarray(corpus.labels)[rows]
+    return run(config, prep.X[rows], labels, n_clusters=prep.n_clusters, texts=[corpus.texts[i] for i in rows],
+               echo=echo, **kwargs)
+
+
 def run_baselines(prep: Prepared, *, seeds: list[int], objective: str, study_name: str
                   ) -> tuple[dict[str, list[dict]], dict[str, list]]:
     """The baseline methods (``methods.BASELINES``) over ``seeds``, a nested run each.

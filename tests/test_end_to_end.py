@@ -82,7 +82,7 @@ def test_parent_and_nested_trial_runs(study):
     gap = parent.data.metrics
     assert gap["oracle_gap_acc"] == pytest.approx(gap["oracle_acc"] - gap["champion_acc"])
     assert gap["oracle_acc"] >= max(0.0, gap["oracle_gap_acc"]) and "oracle_trial" in parent.data.tags
-    assert parent.data.tags["champion_method"] in ("kmeans", "dec", "idec")
+    assert parent.data.tags["champion_method"] in ("kmeans", "dec", "idec", "pseudolabel")
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     trials = sorted((r for r in children if r.data.tags.get("stage") == "trial"),
                     key=lambda r: int(r.data.tags["optuna.trial"]))
@@ -107,8 +107,14 @@ def test_artifacts(study):
                 "error_accuracy_by_length.csv", "error_confused_pairs.csv", "best_trial.json"}
     assert expected <= names, expected - names
     table = Path(study["client"].download_artifacts(parent.info.run_id, "comparison.md", str(study["root"]))).read_text()
-    for method in ("TF-IDF + KMeans", "SBERT + KMeans", "AE + KMeans", "(tuned)", "seed report"):
+    for method in ("TF-IDF + KMeans", "SBERT + KMeans", "AE + KMeans", "seed report"):
         assert method in table
+    # the study's best as a "(tuned)" row unless it was KMeans, which has no settings: no row twice
+    best = json.loads(Path(study["client"].download_artifacts(parent.info.run_id, "best_trial.json",
+                                                               str(study["root"]))).read_text())
+    assert ("(tuned)" in table) == (best["params"].get("method") != "kmeans")
+    rows = [line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")]
+    assert len(rows) == len(set(rows))
 
 
 def test_registered_champion_clusters_unseen_texts_in_a_new_process(study, tmp_path):

@@ -8,9 +8,9 @@ import optuna
 import pytest
 from sklearn.datasets import make_blobs
 
-from clustering.metrics import evaluate
 from experiments import search_space
 from experiments.config import RunConfig
+from experiments.evaluation import cross_view_scorer
 from experiments.objective import TrialResult, fit_trial, make_pruner, make_sampler, queue_first_trials, score
 
 
@@ -29,7 +29,8 @@ def test_importing_the_objective_imports_no_tracking():
 
 def test_a_study_of_pure_trials_starts_from_kmeans(blobs):
     X, y = blobs
-    config = RunConfig(n_clusters="3", max_pretrain_epochs=3, max_epochs=2)
+    # embeddings without texts: the methods that fit texts (pseudo-labelling) are left out
+    config = RunConfig(n_clusters="3", max_pretrain_epochs=3, max_epochs=2, search_methods="kmeans,dec,idec")
     study = optuna.create_study(direction="maximize", sampler=make_sampler(0), pruner=make_pruner())
     queue_first_trials(study, config)
     results = []
@@ -41,8 +42,8 @@ def test_a_study_of_pure_trials_starts_from_kmeans(blobs):
     study.optimize(objective, n_trials=4)
     assert [r.params["method"] for r in results[:3]] == ["kmeans", "dec", "idec"]
     for r in results:
-        # the value is the label-free objective of the fitted labels, in the fixed space
-        assert r.value == pytest.approx(evaluate(None, r.model.labels_, X)["silhouette"])
+        # the value is the label-free objective of the fitted labels, in the fixed space (its one view here)
+        assert r.value == pytest.approx(cross_view_scorer(X, None, 3, 0).score(r.model.labels_))
         assert r.metrics["objective"] == r.value and {"acc", "nmi", "latent_silhouette"} <= set(r.metrics)
     assert results[0].metrics["acc"] == 1.0  # well separated blobs: KMeans is right
     # a second call on a study that has trials queues nothing
@@ -94,3 +95,35 @@ def test_kmeans_proposed_again_is_pruned_not_refitted(blobs):
     study = optuna.create_study(direction="maximize")
     study.optimize(lambda t: fit_trial(t, only, X, y, n_clusters=3).value, n_trials=2)
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
+def test_the_sampler_never_proposes_kmeans_again_once_it_ran(blobs):
+    X, y = blobs
+    config = RunConfig(n_clusters="3", max_pretrain_epochs=2, max_epochs=2, search_methods="kmeans,dec,idec")
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(0))
+    study.enqueue_trial({"method": "kmeans"})
+    proposed = []
+    for _ in range(12):  # the first ten are TPE's random start-up trials
+        trial = study.ask()
+        proposed.append(search_space.suggest(trial, config)["method"])
+        study.tell(trial, 0.5 if proposed[-1] == "kmeans" else 0.1)  # KMeans looks best to TPE
+    assert proposed[0] == "kmeans" and "kmeans" not in proposed[1:]
+    assert {"dec", "idec"} <= set(proposed[1:])
+    # with only KMeans to choose from, the sampler keeps proposing it
+    only = optuna.create_study(sampler=make_sampler(0))
+    for _ in range(3):
+        trial = only.ask()
+        assert search_space.suggest(trial, RunConfig(n_clusters="3", search_methods="kmeans"))["method"] == "kmeans"
+        only.tell(trial, 0.0)
+
+
+def test_the_default_objective_sees_the_lexical_view(blobs):
+    """The same embeddings, texts whose words split them otherwise: the score changes with the texts."""
+    X, y = blobs
+    words = np.array(["alpha beta", "gamma delta", "epsilon zeta"])
+    agree = [f"{words[c]} item{i}" for i, c in enumerate(y)]
+    disagree = [f"{words[(c + i) % 3]} item{i}" for i, c in enumerate(y)]
+    with_words = score("cross_view", None, y, X, texts=agree, n_clusters=3)
+    against_words = score("cross_view", None, y, X, texts=disagree, n_clusters=3)
+    assert with_words > against_words
+    assert score("cross_view", None, y, X, n_clusters=3) == pytest.approx(cross_view_scorer(X, None, 3, 0).score(y))

@@ -5,6 +5,7 @@ from clustering.autoencoder import AutoEncoder, count_parameters
 from clustering.dec import DEC, IDEC
 from experiments.config import RunConfig
 from clustering.baselines import EmbeddingKMeans
+from clustering.pseudolabel import PseudoLabelClusterer
 from experiments.methods import ARCHITECTURES, ROBUST
 from experiments.search_space import default_params, first_trials, from_trial_params, make_estimator, suggest
 
@@ -38,6 +39,9 @@ def test_every_sampled_point_builds_an_estimator(method):
         if params["method"] == "kmeans":
             assert isinstance(model, EmbeddingKMeans) and params == {"method": "kmeans"}
             continue
+        if params["method"] == "pseudolabel":
+            assert isinstance(model, PseudoLabelClusterer) and 0 <= model.rounds <= 15
+            continue
         assert params["architecture"] in ARCHITECTURES
         # the study's DEC and IDEC start from KMeans on the embeddings and keep their best state
         assert (model.init, model.early_stopping) == ("input", True)
@@ -45,15 +49,18 @@ def test_every_sampled_point_builds_an_estimator(method):
         assert isinstance(model, IDEC) == (params["method"] == "idec")
         if method != "search":
             assert params["method"] == method and "method" not in trial.params
-    assert seen == ({"kmeans", "dec", "idec"} if method == "search" else {method})
+    assert seen == ({"kmeans", "dec", "idec", "pseudolabel"} if method == "search" else {method})
 
 
-def test_first_trials_are_the_starting_point_and_the_seed_report():
+def test_first_trials_are_the_starting_point_the_seed_report_and_pseudo_labelling():
     points = first_trials(RunConfig())
     assert points[0] == {"method": "kmeans"}
-    assert [p["method"] for p in points] == ["kmeans", "dec", "idec"]
+    assert [p["method"] for p in points] == ["kmeans", "dec", "idec", "pseudolabel"]
     assert {k: v for k, v in points[1].items() if k != "method"} == {
         k: v for k, v in default_params("dec").items() if k != "method"}
+    # pseudo-labelling's reference settings, under the prefixed names its space samples
+    assert {k.removeprefix("pl_"): v for k, v in points[3].items() if k != "method"} == {
+        k: v for k, v in default_params("pseudolabel").items() if k != "method"}
     # a study that fixes the method gets its point without the method key
     fixed = first_trials(RunConfig(method="idec", max_epochs=3))
     assert len(fixed) == 1 and "method" not in fixed[0] and fixed[0]["epochs"] == 3

@@ -50,7 +50,8 @@ def test_search_methods_are_checked():
         RunConfig(search_methods="dec,spectral")
     with pytest.raises(ValueError, match="search_methods"):
         RunConfig(search_methods="")
-    assert RunConfig().search_method_list == ["kmeans", "dec", "idec"]  # the default stays fast on a CPU
+    # the default stays fast on a CPU: self-training (minutes per trial) is asked for, pseudo-labelling is in
+    assert RunConfig().search_method_list == ["kmeans", "dec", "idec", "pseudolabel"]
 
 
 def test_the_named_configuration_is_the_estimators_defaults():
