@@ -14,23 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common
-from benchmarks.common import summarise
+from benchmarks.common import machine_line as _machine_line, markdown_table, summarise
 
 EMBED_GOAL = 0.95  # embed_texts throughput / bare encode throughput, at least
 TRACKING_GOAL = 1.05  # tracked trial time / untracked trial time, at most
-
-def markdown_table(rows: list[dict]) -> str:
-    """A GitHub markdown table; columns in first-seen order, missing cells empty."""
-    if not rows:
-        return "(no rows)"
-    columns: list[str] = []
-    for row in rows:
-        columns += [c for c in row if c not in columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(str(row.get(c, "")).replace("|", "\\|") for c in columns) + " |")
-    return "\n".join(lines)
-
 
 def _read(name: str, results_dir: Path) -> dict | None:
     path = results_dir / name
@@ -47,17 +34,6 @@ def _seconds(s: float) -> str:
     if s >= 1e-3:
         return f"{s * 1e3:.1f} ms"
     return f"{s * 1e6:.0f} µs"
-
-
-def _machine_line(m: dict | None) -> str:
-    if not m:
-        return ""
-    load = "" if not m.get("load_average") else f", load average {m['load_average'][0]} (1 min) when it ended"
-    threads = m.get("bench_threads")
-    pinned = "library defaults" if threads == 0 else f"pinned to {threads} per process"
-    return (f"Measured {m['date']} on {m['cpu_model']} ({m['cpu_count']} cores, {m.get('memory_gb')} GB RAM), "
-            f"torch {m['torch']} with {m['torch_threads']} intra-op thread(s) ({pinned}), "
-            f"Python {m['python']}{load}. Command: `{m['command']}`.")
 
 
 # -- speed ------------------------------------------------------------------------------------
@@ -685,8 +661,20 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
         from benchmarks import pseudolabel_speed as pl_speed
 
         parts += ["## Pseudo-labelling fit time: before and after, up to 152 clusters", pl_speed.markdown(pseudolabel_speed)]
+    criteria_results = [json.loads(p.read_text()) for p in sorted((results_dir / "criteria").glob("*.json"))]
+    if criteria_results:
+        from benchmarks import criteria
+
+        parts += ["## Choosing without labels across spaces: each criterion against ACC, NMI and the gold probe",
+                  criteria.markdown(criteria_results, criteria.STUDY_OBJECTIVE)]
+    default_runs = [json.loads(p.read_text()) for p in sorted((results_dir / "default_run").glob("*.json"))]
+    if default_runs:
+        from benchmarks import default_run
+
+        parts += ["## The default run on every case: its champion against MiniLM + KMeans",
+                  default_run.markdown(default_runs)]
     selection = [json.loads(p.read_text()) for p in sorted((results_dir / "selection").glob("*.json"))]
-    parts += ["## Never below the starting point: label-free selection on every shared corpus",
+    parts += ["## Label-free selection with the earlier objective (the MiniLM silhouette)",
               selection_markdown(selection) or "_not run yet_"]
     run_speed = _read("run_speed.json", results_dir)
     parts += ["## The default `make run`, cold: before and after issue 13",

@@ -1,5 +1,7 @@
-"""Label-free model selection on every shared corpus: is the study's champion ever below the
+"""Label-free model selection on every shared corpus, as the study was before the cross-view
+objective (MiniLM's silhouette over KMeans, DEC and IDEC): is the study's champion ever below the
 MiniLM + KMeans it starts from, and which label-free score keeps tracking quality?
+``benchmarks.criteria`` and ``benchmarks.default_run`` measure today's study.
 
 Cases: AG News test, StackOverflow and Biomedical (``../shared/data/``), each at full size and
 as a 1,000-text balanced subset, with ``n_clusters`` = the true k. For each case:
@@ -91,16 +93,6 @@ def load_case(case: str) -> common.LabelledData:
     return common.LabelledData(case, sub.texts, np.asarray(sub.labels), X[[row[t] for t in sub.texts]])
 
 
-def _spearman(a, b) -> float:
-    from scipy.stats import spearmanr
-
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return float("nan")
-    return float(spearmanr(a[ok], b[ok]).statistic)
-
-
 def fit_seeds(params: dict, data: common.LabelledData, k: int, seeds: list[int]) -> list[dict]:
     """Refit one configuration with each seed; ACC, NMI, ARI, fixed-space silhouette, time."""
     from experiments import evaluation
@@ -125,7 +117,8 @@ def run_study(data: common.LabelledData, k: int, config: SelectionConfig, echo=p
                                        queue_first_trials)
     from experiments.search_space import make_estimator
 
-    run_config = RunConfig(n_clusters=str(k))
+    # the study as it was before the cross-view objective: MiniLM's silhouette over KMeans, DEC and IDEC
+    run_config = RunConfig(n_clusters=str(k), objective="silhouette", search_methods="kmeans,dec,idec")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction=direction(run_config.objective), sampler=make_sampler(run_config.seed),
                                 pruner=make_pruner())
@@ -181,10 +174,10 @@ def correlations(trials: list[dict]) -> dict:
         finite = [t for t in trials if np.isfinite(t[key])]
         picked = max(finite, key=lambda t: t[key]) if finite else None
         out[key] = {
-            "rho_acc": _spearman([t[key] for t in trials], [t["acc"] for t in trials]),
-            "rho_nmi": _spearman([t[key] for t in trials], [t["nmi"] for t in trials]),
-            "rho_acc_top": _spearman([t[key] for t in top], [t["acc"] for t in top]),
-            "rho_nmi_top": _spearman([t[key] for t in top], [t["nmi"] for t in top]),
+            "rho_acc": common.spearman([t[key] for t in trials], [t["acc"] for t in trials]),
+            "rho_nmi": common.spearman([t[key] for t in trials], [t["nmi"] for t in trials]),
+            "rho_acc_top": common.spearman([t[key] for t in top], [t["acc"] for t in top]),
+            "rho_nmi_top": common.spearman([t[key] for t in top], [t["nmi"] for t in top]),
             "picked_acc": picked["acc"] if picked else float("nan"),
             "gap_acc": best_acc - picked["acc"] if picked else float("nan"),
         }

@@ -170,7 +170,7 @@ def test_quality_table_and_results_md(tmp_path, scale_records):
         {"baseline": "0f2c4c8", "goal": 2.2, "pairs": [{"before": run, "now": run, "ratio": 1.0}]}))
     text = report.write_results_md(tmp_path, tmp_path / "RESULTS.md").read_text()
     assert "not run yet" not in text and "took **1 min**" in text
-    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun", "## Never below",
+    for heading in ("## Speed", "## Scale and memory", "## Quality", "## How to rerun", "## Label-free selection with the earlier",
                     "## Embedding precision"):
         assert heading in text
 
@@ -605,3 +605,69 @@ def test_imbalance_probe_merge_keeps_the_saved_cases_and_records_each_new_ones_c
     result = json.loads(out.read_text())
     assert list(result["cases"]) == ["new:1"] and "machine" not in result["cases"]["new:1"]
     assert result["machine"]["command"] == "python -m benchmarks.imbalance_probe --seeds 1 --cases new:1"
+
+
+# -- criteria and the default run on every case -------------------------------------------------
+def _criteria_case(case, accs):
+    """A case whose candidates' scores rise with their ACC in the SBERT view and fall in the lexical one."""
+    from clustering.selection import MEASURES
+
+    def row(acc, sbert, lexical):
+        return {"acc": acc, "nmi": acc - 0.1, "clusters": 3, "fit_s": 1.0,
+                "scores": {m: {"sbert": sbert, "lexical": lexical, "joint": (sbert + lexical) / 2} for m in MEASURES}}
+
+    rows = {name: row(acc, 0.1 + acc, 1.0 - acc) for name, acc in accs.items()}
+    rows["kmeans in sbert"] = row(0.5, 1.0, 0.5)
+    rows["kmeans in lexical"] = row(0.4, 0.5, 1.0)
+    rows["kmeans in joint"] = row(0.6, 0.8, 0.8)
+    rows["gold"] = row(1.0, 0.2, 0.2)
+    return {"case": case, "n_texts": 30, "k": 3, "seed": 0, "rows": rows, "seconds": 1.0}
+
+
+def test_criteria_rank_candidates_pick_and_probe_the_gold_labelling():
+    from benchmarks import criteria
+
+    result = _criteria_case("ag_news:1000", {"kmeans": 0.6, "pseudolabel": 0.8, "dec (study)": 0.5})
+    values = criteria.criterion_values(result)
+    # ratio-pooled: each view's value over k-means' there, averaged over the two views
+    assert values["silhouette, ratio-pooled"]["pseudolabel"] == pytest.approx((0.9 / 1.0 + 0.2 / 1.0) / 2)
+    assert values["silhouette, min-ratio"]["pseudolabel"] == pytest.approx(0.2)
+    stats = criteria.case_stats(result)
+    sbert = stats["silhouette in sbert"]
+    assert sbert["pick"] == "pseudolabel" and sbert["regret"] == 0.0 and sbert["rho_acc"] == pytest.approx(1.0)
+    assert sbert["vs_kmeans"] == pytest.approx(0.2) and sbert["gold_rank"] == 4  # below all three candidates
+    lexical = stats["silhouette in lexical"]
+    assert lexical["pick"] == "dec (study)" and lexical["regret"] == pytest.approx(0.3)
+    assert lexical["rho_acc"] == pytest.approx(-1.0) and lexical["gold_rank"] == 3  # a tie is not above it
+    assert not criteria.scalar("silhouette+neighbours, Borda") and criteria.scalar("silhouette in sbert")
+    assert criteria.corpus_of("zipf0") == "mixed" and criteria.corpus_of("biomedical:100") == "biomedical"
+
+
+def test_leave_one_corpus_out_never_chooses_on_the_held_out_corpus():
+    from benchmarks import criteria
+
+    results = [_criteria_case("ag_news:1000", {"kmeans": 0.6, "pseudolabel": 0.8}),
+               _criteria_case("stackoverflow:1000", {"kmeans": 0.6, "pseudolabel": 0.8}),
+               _criteria_case("zipf0", {"kmeans": 0.6, "pseudolabel": 0.8})]
+    folds = criteria.leave_one_corpus_out(results)
+    assert set(folds) == {"ag_news", "stackoverflow", "mixed"}
+    assert folds["ag_news"]["train"] == ["stackoverflow:1000"]  # the mixed set never trains
+    assert folds["mixed"]["train"] == ["ag_news:1000", "stackoverflow:1000"]
+    assert all(criteria.scalar(f["chosen"]) for f in folds.values())
+    text = criteria.markdown(results, criteria.STUDY_OBJECTIVE)
+    assert f"**{criteria.STUDY_OBJECTIVE}**" in text and "Leave one corpus out" in text and "| zipf0 | 30 | 3 |" in text
+
+
+def test_default_run_markdown_says_where_the_champion_is_below_kmeans():
+    from benchmarks import default_run
+
+    def result(case, acc, nmi):
+        return {"case": case, "k": 4, "champion": "Pseudo-labels (tuned)", "champion_acc": acc, "champion_nmi": nmi,
+                "kmeans_acc": 0.80, "kmeans_nmi": 0.60, "oracle_acc": 0.9, "wall_s": 120.0,
+                "rows": {"Pseudo-labels (tuned)": {"acc_mean": acc, "nmi_mean": nmi}}}
+
+    text = default_run.markdown([result("ag_news:full", 0.86, 0.63), result("ag_news:100", 0.70, 0.61)])
+    assert "| ag_news:full | 4 | 0.800 / 0.600 | Pseudo-labels (tuned) | 0.860 / 0.630 |" in text
+    assert "+0.060 / +0.030" in text and "-0.100 / +0.010" in text
+    assert "1 of 2 cases; below it: ag_news:100." in text
+    assert "Mean ACC gain over the shared full corpora (1): +0.060." in text
