@@ -66,10 +66,14 @@ def make_pruner():
 
 
 def queue_first_trials(study, config) -> bool:
-    """Queue ``search_space.first_trials`` in a study that has no trial yet; return whether it did."""
+    """Queue ``search_space.first_trials`` in a study that has no trial yet; return whether it did.
+
+    At most ``config.n_trials`` of them: a study smaller than the list runs its head and leaves
+    nothing waiting in the queue.
+    """
     if study.get_trials(deepcopy=False):
         return False
-    for params in search_space.first_trials(config):
+    for params in search_space.first_trials(config)[: config.n_trials]:
         study.enqueue_trial(params, skip_if_exists=True)
     return True
 
@@ -133,10 +137,11 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
     result.model = search_space.make_estimator(result.params, n_clusters=n_clusters, random_state=config.seed,
                                                embedding_model=config.embedding_model)
     evaluation.fit(result.model, X, texts, callback=report)
-    result.value = score(config.objective, labels_true, result.model.labels_, X, texts=texts, n_clusters=n_clusters,
-                         random_state=config.seed)
+    result.metrics = evaluation.metrics(result.model, X, labels_true, texts, seed=config.seed)
+    result.value = result.metrics.get(config.objective) if config.objective == "cross_view" else score(
+        config.objective, labels_true, result.model.labels_, X, texts=texts, n_clusters=n_clusters,
+        random_state=config.seed)
     if not np.isfinite(result.value):
         raise FloatingPointError(f"objective {config.objective} is {result.value}")
-    result.metrics = evaluation.metrics(result.model, X, labels_true, texts, seed=config.seed)
     result.metrics["objective"] = result.value
     return result

@@ -49,6 +49,12 @@ def test_a_study_of_pure_trials_starts_from_kmeans(blobs):
     # a second call on a study that has trials queues nothing
     queue_first_trials(study, config)
     assert len(study.get_trials(states=(optuna.trial.TrialState.WAITING,))) == 0
+    # a study of fewer trials than the first points queues only as many as it runs
+    small = optuna.create_study(direction="maximize")
+    queue_first_trials(small, RunConfig(n_clusters="3", n_trials=2))
+    waiting = small.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert [t.params.get("method", t.system_attrs.get("fixed_params", {}).get("method")) for t in waiting] == [
+        "kmeans", "dec"]
 
 
 def test_a_failing_fit_keeps_what_was_built(blobs):
