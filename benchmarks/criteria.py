@@ -86,11 +86,7 @@ def views(data: common.LabelledData, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def run_case(case: str, seed: int = 0, echo=print) -> dict:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import normalized_mutual_info_score
-
-    from clustering.metrics import cluster_accuracy
-    from clustering.selection import MEASURES, view_score
+    from clustering.selection import MEASURES
     from experiments import evaluation
     from experiments.search_space import make_estimator
 
@@ -105,19 +101,10 @@ def run_case(case: str, seed: int = 0, echo=print) -> dict:
         model = make_estimator(params, n_clusters=k, random_state=seed)
         evaluation.fit(model, data.X, data.texts)
         partitions[name], seconds[name] = np.asarray(model.labels_), time.perf_counter() - t0
-    for view, Z in spaces.items():  # the references: k-means in each view
-        t0 = time.perf_counter()
-        partitions[f"kmeans in {view}"] = KMeans(k, n_init=10, random_state=seed).fit_predict(Z)
-        seconds[f"kmeans in {view}"] = time.perf_counter() - t0
-    partitions["gold"] = data.labels
-    rows = {}
-    for name, labels in partitions.items():
-        scores = {m: {v: view_score(m, Z, labels, random_state=seed) for v, Z in spaces.items()} for m in MEASURES}
-        rows[name] = {"acc": cluster_accuracy(data.labels, labels),
-                      "nmi": float(normalized_mutual_info_score(data.labels, labels)),
-                      "clusters": int(len(np.unique(labels))), "fit_s": seconds.get(name, 0.0), "scores": scores}
-        echo(f"  {case} {name:26s} acc {rows[name]['acc']:.3f} nmi {rows[name]['nmi']:.3f} "
-             + " ".join(f"{m[:4]}:{'/'.join(f'{s:.3f}' for s in scores[m].values())}" for m in MEASURES))
+    rows = score_partitions(partitions, spaces, data.labels, k, seed, seconds)
+    for name, row in rows.items():
+        echo(f"  {case} {name:26s} acc {row['acc']:.3f} nmi {row['nmi']:.3f} "
+             + " ".join(f"{m[:4]}:{'/'.join(f'{s:.3f}' for s in row['scores'][m].values())}" for m in MEASURES))
     return {"case": case, "n_texts": len(data.labels), "k": k, "seed": seed, "rows": rows,
             "seconds": time.perf_counter() - start,
             "machine": common.machine_info("python -m benchmarks.criteria " + " ".join(sys.argv[1:]))}
@@ -282,6 +269,31 @@ def _machine(results: list[dict]) -> str:
     return common.machine_line(results[-1].get("machine"))
 
 
+
+
+def score_partitions(partitions: dict, spaces: dict, labels_true, k: int, seed: int, seconds=None) -> dict:
+    """Each partition (and k-means in each view, and the true labelling) with its ACC, NMI and every measure
+    in every view; k-means in each view is the reference ``CrossViewScore`` divides by."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from clustering.metrics import cluster_accuracy
+    from clustering.selection import MEASURES, view_score
+
+    partitions, seconds = dict(partitions), dict(seconds or {})
+    for view, Z in spaces.items():  # the references: k-means in each view, as CrossViewScore fits them
+        t0 = time.perf_counter()
+        partitions[f"kmeans in {view}"] = KMeans(k, n_init=10, random_state=seed).fit_predict(Z)
+        seconds[f"kmeans in {view}"] = time.perf_counter() - t0
+    partitions["gold"] = labels_true
+    rows = {}
+    for name, labels in partitions.items():
+        rows[name] = {"acc": cluster_accuracy(labels_true, labels),
+                      "nmi": float(normalized_mutual_info_score(labels_true, labels)),
+                      "clusters": int(len(np.unique(labels))), "fit_s": seconds.get(name, 0.0),
+                      "scores": {m: {v: view_score(m, Z, labels, random_state=seed) for v, Z in spaces.items()}
+                                 for m in MEASURES}}
+    return rows
 
 
 def case_file(case: str):

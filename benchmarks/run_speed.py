@@ -1,14 +1,16 @@
-"""The default ``make run``, cold, before issue 13 and now: wall time, peak memory, the champion.
+"""The default ``make run``, cold, before and after a change: wall time, peak memory, the champion.
 
 Each run is the README's first command as a new user types it (``mlflow run .`` with the
 default parameters on the bundled AG News test split: 5,000 balanced articles, 10 trials,
 3 seeds), in a fresh folder with an empty embedding cache (cold: the embeddings are computed)
-and its own MLflow and Optuna stores. "Before" is a checkout of ``BASELINE`` (``git
-worktree``); "now" is this working tree. Runs alternate which goes first, so both see the
-same load on a shared machine, and the ratio of each pair is reported.
+and its own MLflow and Optuna stores. "Before" is a checkout of ``--baseline`` (``git
+worktree``; by default main before the cross-view objective); "now" is this working tree. Runs
+alternate which goes first, so both see the same load on a shared machine. After the "now"
+run, a new process loads ``models:/deep-text-clustering@champion`` and clusters the same
+articles from their raw text: the ACC it gets should be the one the run registered.
 
     python -m benchmarks.run_speed               # one pair
-    python -m benchmarks.run_speed --pairs 2
+    python -m benchmarks.run_speed --pairs 2 --baseline 0f2c4c8
 
 Results: ``benchmarks/results/run_speed.json``; ``RESULTS.md`` is regenerated.
 """
@@ -28,12 +30,39 @@ from pathlib import Path
 
 from benchmarks import common
 
-BASELINE = "0f2c4c84d5dca46d2edae75a89dfbf406139c6ca"  # main before issue 13
+BASELINE = "8cf76e13db20a430c2bb65295a0d4a0e0e661d2e"  # main before the cross-view objective and pseudo-labelling
 OUT = common.RESULTS_DIR / "run_speed.json"
-GOAL = 2.2
+LIMIT_S = 180.0  # the default `make run`, cold, on 2 cores: at most
+# A new process clusters the run's articles from their raw text with the registered champion.
+CHAMPION_CHECK = """
+import json, mlflow, numpy as np, pandas as pd
+from sklearn.metrics import normalized_mutual_info_score
+from clustering.data import load_corpus
+from clustering.metrics import cluster_accuracy
+raw = load_corpus("ag_news_test", n_per_class=1250, seed=0, clean=False)
+cleaned = load_corpus("ag_news_test", n_per_class=1250, seed=0)
+assert np.array_equal(raw.labels, cleaned.labels), "raw and cleaned subsets differ"
+out = mlflow.pyfunc.load_model("models:/deep-text-clustering@champion").predict(pd.DataFrame({"text": raw.texts}))
+client = mlflow.MlflowClient()
+run = next(r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+           if r.data.tags.get("entry_point") == "main")
+print(json.dumps({"registered_acc": run.data.metrics["champion_acc"], "registered_nmi": run.data.metrics["champion_nmi"],
+                  "reloaded_acc": cluster_accuracy(raw.labels, out["cluster"]),
+                  "reloaded_nmi": float(normalized_mutual_info_score(raw.labels, out["cluster"])),
+                  "champion_method": run.data.tags["champion_method"]}))
+"""
 
 
-def run_once(code_dir: Path, workdir: Path) -> dict:
+def champion_check(workdir: Path, env: dict) -> dict:
+    """The registered champion, loaded in a new process, on the run's articles as raw text."""
+    done = subprocess.run([sys.executable, "-c", CHAMPION_CHECK], cwd=workdir, env=env, capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise RuntimeError(f"champion check failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_once(code_dir: Path, workdir: Path, *, check: bool = False) -> dict:
     """``mlflow run <code_dir> -P data=ag_news_test``, cold, with every store under ``workdir``."""
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir}/mlflow.db", "HF_HUB_OFFLINE": "1",
@@ -54,16 +83,18 @@ def run_once(code_dir: Path, workdir: Path) -> dict:
         raise RuntimeError(f"mlflow run failed in {workdir}:\n{output[-3000:]}")
     return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "table": _table(output),
             "champion": next((line for line in output.splitlines() if line.startswith("champion:")), ""),
-            "trials": sum(bool(re.match(r"trial +\d+ (COMPLETE|PRUNED)", line)) for line in output.splitlines())}
+            "trials": sum(bool(re.match(r"trial +\d+ (COMPLETE|PRUNED)", line)) for line in output.splitlines()),
+            "skipped": sum(" SKIPPED " in line for line in output.splitlines()),
+            **({"check": champion_check(workdir, env)} if check else {})}
 
 
 def _table(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("|")]
 
 
-def baseline_checkout(root: Path) -> Path:
+def baseline_checkout(root: Path, baseline: str) -> Path:
     path = root / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(path), BASELINE], cwd=common.ROOT, check=True,
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), baseline], cwd=common.ROOT, check=True,
                    capture_output=True)
     return path
 
@@ -71,9 +102,12 @@ def baseline_checkout(root: Path) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run_speed", description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=1)
+    parser.add_argument("--baseline", default=BASELINE, help="the commit 'before' runs (default: %(default)s)")
     args = parser.parse_args(argv)
+    baseline = subprocess.run(["git", "rev-parse", args.baseline], cwd=common.ROOT, check=True, capture_output=True,
+                              text=True).stdout.strip()
     root = Path(tempfile.mkdtemp(prefix="run-speed-"))
-    before = baseline_checkout(root)
+    before = baseline_checkout(root, baseline)
     pairs = []
     try:
         for i in range(args.pairs):
@@ -82,16 +116,18 @@ def main(argv=None) -> int:
             for version in order:
                 workdir = root / f"{version}-{i}"
                 workdir.mkdir()
-                pair[version] = run_once(before if version == "before" else common.ROOT, workdir)
+                pair[version] = run_once(before if version == "before" else common.ROOT, workdir,
+                                         check=version == "now")
                 print(f"{version}: {pair[version]['wall_s']:.0f} s, peak {pair[version]['peak_rss_mib']:.0f} MiB, "
-                      f"{pair[version]['trials']} trials; {pair[version]['champion']}", flush=True)
+                      f"{pair[version]['trials']} trials; {pair[version]['champion']} {pair[version].get('check', '')}",
+                      flush=True)
             pair["ratio"] = pair["before"]["wall_s"] / pair["now"]["wall_s"]
             pairs.append(pair)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=common.ROOT, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
     command = "python -m benchmarks.run_speed" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
-    result = {"baseline": BASELINE, "goal": GOAL, "pairs": pairs, "machine": common.machine_info(command)}
+    result = {"baseline": baseline, "limit_s": LIMIT_S, "pairs": pairs, "machine": common.machine_info(command)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     from benchmarks import report
