@@ -24,7 +24,7 @@ SECRET = "hunter2"
 CASES = {
     "negative n_trials": (["--n_trials", "-3"], {}, ["n_trials must be >= 1", "-3"], "none"),
     "unknown objective": (["--objective", "purity"], {},
-                          ["unknown objective 'purity'", "choose from silhouette"], "none"),
+                          ["unknown objective 'purity'", "choose from cross_view, silhouette"], "none"),
     "unknown embedding model": (["--embedding_model", "no-such-model-xyz"], {},
                                 ["unknown embedding model 'no-such-model-xyz'"], "failed"),
     "unreachable storage": (["--storage", f"postgresql://someone:{SECRET}@127.0.0.1:1/optuna"], {},
