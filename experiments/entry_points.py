@@ -22,7 +22,12 @@ def _load(config):
 
     corpus = pipeline.load(config)
     if config.n_clusters != "auto":
-        check_n_clusters(int(config.n_clusters), len(corpus))
+        k = int(config.n_clusters)
+        check_n_clusters(k, len(corpus))
+        distinct = len(set(corpus.texts))
+        if distinct < k:
+            raise ValueError(f"the data has {distinct} distinct text(s) after cleaning, fewer than n_clusters={k}: "
+                             "give it more varied texts or a smaller n_clusters")
     return corpus
 
 
@@ -225,7 +230,24 @@ def _params_from_config(config) -> dict:
     unknown = set(params) - known
     if unknown:
         raise ValueError(f"unknown keys in params for method {method}: {sorted(unknown)}; known: {sorted(known)}")
+    _check_types(method, overrides)
     return params
+
+
+def _check_types(method: str, overrides: dict) -> None:
+    """A setting whose reference value is a number or a boolean must be one too (one line naming the key)."""
+    record = methods.get(method)
+    reference = {**record.reference, **record.fixed}
+    for key, value in overrides.items():
+        if key not in reference:
+            continue
+        expected = reference[key]
+        if isinstance(expected, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"params: {key!r} must be true or false for method {method}; got {value!r}")
+        elif isinstance(expected, (int, float)) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"params: {key!r} must be a number for method {method} (its reference is {expected!r}); "
+                             f"got {value!r}")
 
 
 def _print_table(table) -> None:

@@ -39,6 +39,8 @@ CASES = {
     "empty CSV": (["--data", "{tmp}/empty.csv", "--n_per_class", "0"], {}, ["empty", "empty.csv"], "none"),
     "fewer texts than clusters": (["--data", "{tmp}/three.csv", "--n_per_class", "0", "--n_clusters", "4"], {},
                                   ["n_clusters=4", "(3)"], "none"),
+    "fewer distinct texts than clusters": (["--data", "{tmp}/same.csv", "--n_per_class", "0", "--n_clusters", "4"],
+                                           {}, ["3 distinct text(s)", "fewer than n_clusters=4"], "none"),
 }
 
 
@@ -46,6 +48,8 @@ def write_inputs(tmp: Path) -> None:
     (tmp / "notes.csv").write_text("id,note\n1,first note here\n2,second note here\n")
     (tmp / "empty.csv").write_text("")
     (tmp / "three.csv").write_text("text,label\nstocks fell sharply,0\nthe team won the cup,1\nnew phone released,2\n")
+    (tmp / "same.csv").write_text("text,label\n" + "stocks fell sharply,0\n" * 200 + "The team won!,1\nthe team won,1\n"
+                                  + "new phone,2\n")
 
 
 def empty_tracking_store(tmp: Path) -> Path:

@@ -47,3 +47,19 @@ def test_the_champion_seed_is_the_best_finite_objective_in_the_study_direction()
     runs = _runs(0.1, math.nan, 0.3, 0.2)
     assert _champion(RunConfig(), runs, []) == 2
     assert _champion(RunConfig(objective="davies_bouldin"), runs, []) == 0
+
+
+def test_wrong_typed_params_name_the_key_and_the_type():
+    import pytest
+
+    from experiments.entry_points import _params_from_config
+
+    for params, match in (('{"lr": "fast"}', "params: 'lr' must be a number for method dec"),
+                          ('{"latent_dim": "x"}', "params: 'latent_dim' must be a number"),
+                          ('{"batch_norm": 1}', "params: 'batch_norm' must be true or false")):
+        with pytest.raises(ValueError, match=match) as info:
+            _params_from_config(RunConfig(method="dec", params=params))
+        assert "\n" not in str(info.value)
+    # numbers of either kind are numbers; a setting whose reference is text is left to the estimator
+    assert _params_from_config(RunConfig(method="dec", params='{"lr": 1, "epochs": 3}'))["lr"] == 1
+    assert _params_from_config(RunConfig(method="pseudolabel", params='{"balance": 0.5}'))["balance"] == 0.5
