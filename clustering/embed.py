@@ -245,7 +245,7 @@ def embed_texts(texts, *, model: str = DEFAULT_MODEL, batch_size: int = 64, cach
     if cache_dir is not False and texts:
         directory = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
         path = directory / f"{cache_key(texts, model, precision)}.npy"
-        cached = _read_cache(path, len(texts))
+        cached = _read_cache(path, len(texts), declared_width(model))
         if cached is not None:
             return cached
 
@@ -301,7 +301,9 @@ def _check_texts(texts) -> list[str]:
     return texts
 
 
-def _read_cache(path: Path, n_texts: int) -> np.ndarray | None:
+def _read_cache(path: Path, n_texts: int, width: int | None = None) -> np.ndarray | None:
+    """The cached rows, or None (with a warning when a file is there) unless they are ``n_texts``
+    finite float32 unit rows of ``width`` columns (any width when None)."""
     if not path.is_file():
         return None
     try:
@@ -314,7 +316,30 @@ def _read_cache(path: Path, n_texts: int) -> np.ndarray | None:
         warnings.warn(f"embedding cache {path} is unreadable; recomputing it", RuntimeWarning,
                       stacklevel=3)
         return None
+    norms = np.linalg.norm(emb, axis=1)
+    if (width is not None and emb.shape[1] != width) or not np.all((np.abs(norms - 1) < 1e-3) | (norms == 0)):
+        warnings.warn(f"embedding cache {path} holds {emb.shape[0]} x {emb.shape[1]} rows that are not this model's "
+                      f"unit embeddings{'' if width is None else f' ({width} wide)'}; recomputing it",
+                      RuntimeWarning, stacklevel=3)
+        return None
     return emb
+
+
+def declared_width(model: str) -> int | None:
+    """The embedding width a local sentence-transformers folder declares (Transformer + Pooling [+ Normalize]
+    only), read from its files without loading it; None when it cannot be told that way."""
+    folder = Path(resolve_model(model))
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+        kinds = {m["type"].rsplit(".", 1)[-1] for m in modules}
+        pooling = next(m for m in modules if m["type"].endswith("Pooling"))
+        config = json.loads((folder / pooling["path"] / "config.json").read_text())
+    except (OSError, ValueError, KeyError, StopIteration):
+        return None
+    if not kinds <= {"Transformer", "Pooling", "Normalize"}:
+        return None  # a Dense layer or another module changes the width
+    modes = sum(bool(v) for k, v in config.items() if k.startswith("pooling_mode_"))
+    return int(config["word_embedding_dimension"]) * max(modes, 1)
 
 
 def _write_cache(path: Path, emb: np.ndarray) -> None:

@@ -59,6 +59,7 @@ def loads(monkeypatch):
 
     monkeypatch.setattr(embed, "load_model", fake_load)
     monkeypatch.setattr(embed, "native_bfloat16", lambda device=None: False)
+    monkeypatch.setattr(embed, "declared_width", lambda model: FakeEncoder().get_embedding_dimension())
     return calls
 
 
@@ -134,6 +135,7 @@ def test_each_precision_has_its_own_cache_file(loads, tmp_path):
 def test_mixed_precision_encodes_under_autocast_with_its_own_cache_file(monkeypatch, tmp_path):
     encoder = FakeEncoder()
     monkeypatch.setattr(embed, "load_model", lambda name, device=None, precision="float32": encoder)
+    monkeypatch.setattr(embed, "declared_width", lambda model: encoder.get_embedding_dimension())
     embed_texts(TEXTS, cache_dir=tmp_path, precision="float32")
     mixed = embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16-mixed")
     embed_texts(TEXTS, cache_dir=tmp_path, precision="bfloat16")
@@ -178,10 +180,28 @@ def test_default_cache_dir_is_used_and_false_disables_it(loads, monkeypatch, tmp
     lambda p: np.save(p, np.zeros((2, 8), dtype=np.float32)),  # wrong number of rows
 ])
 def test_corrupt_cache_is_recomputed(loads, tmp_path, damage):
+    _damaged_cache_is_recomputed(loads, tmp_path, damage, "unreadable; recomputing")
+
+
+@pytest.mark.parametrize("damage", [
+    # well-formed, the right number of rows, unit rows, but 10 wide: another model's
+    lambda p: np.save(p, np.eye(3, 10, dtype=np.float32)),
+    lambda p: np.save(p, 2 * np.load(p)),  # the right width, rows that are not unit length
+])
+def test_a_cache_of_the_wrong_width_or_norm_is_recomputed_never_used(loads, tmp_path, damage):
+    _damaged_cache_is_recomputed(loads, tmp_path, damage, "not this model's unit embeddings")
+
+
+def test_the_bundled_minilm_declares_its_width_without_loading():
+    assert embed.declared_width("all-MiniLM-L6-v2") == 384
+    assert embed.declared_width("no-such-model-xyz") is None
+
+
+def _damaged_cache_is_recomputed(loads, tmp_path, damage, warning):
     expected = embed_texts(TEXTS, cache_dir=tmp_path)
     path = tmp_path / f"{cache_key(TEXTS)}.npy"
     damage(path)
-    with pytest.warns(RuntimeWarning, match="unreadable; recomputing"):
+    with pytest.warns(RuntimeWarning, match=warning):
         again = embed_texts(TEXTS, cache_dir=tmp_path)
     assert len(loads) == 2
     np.testing.assert_array_equal(again, expected)
