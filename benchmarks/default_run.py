@@ -83,7 +83,8 @@ def run_case(case: str, seed: int = 0, extra: list[str] | None = None, echo=prin
                    "kmeans_acc": kmeans["acc_mean"], "kmeans_nmi": kmeans["nmi_mean"],
                    "command": "python -m experiments main --data <case csv> --n_clusters <k> --n_per_class 0 "
                               + " ".join(extra or []),
-                   "machine": common.machine_info("python -m benchmarks.default_run " + " ".join(sys.argv[1:]))})
+                   "machine": {**common.machine_info("python -m benchmarks.default_run " + " ".join(sys.argv[1:])),
+                               "bench_threads": 0}})  # the run itself had the libraries' default threads
     echo(f"{case:20s} champion {result['champion']:45s} acc {result['champion_acc']:.3f} nmi "
          f"{result['champion_nmi']:.3f} | KMeans {kmeans['acc_mean']:.3f} / {kmeans['nmi_mean']:.3f} | "
          f"{wall:.0f} s")
