@@ -27,7 +27,6 @@ CASES = ("ag_news:full", "stackoverflow:full", "biomedical:full", "ag_news:1000"
          "biomedical:1000", "ag_news:10", "ag_news:100", "stackoverflow:100", "biomedical:100", "zipf0", "zipf1",
          "tiny0", "mix44")
 VIEWS = ("sbert", "lexical", "joint")
-JOINT_LEXICAL_WEIGHT = 0.7  # the pseudo-labeller's own weight of the lexical view
 
 
 def candidates() -> dict[str, dict]:
@@ -80,9 +79,12 @@ def views(data: common.LabelledData, seed: int = 0) -> dict[str, np.ndarray]:
 
     from clustering.selection import lexical_view
 
+    from experiments.methods import PSEUDOLABEL_REFERENCE
+
     lexical = lexical_view(data.texts, random_state=seed)
+    weight = PSEUDOLABEL_REFERENCE["lexical_weight"]  # the join as the pseudo-labeller weighs it
     return {"sbert": data.X, "lexical": lexical,
-            "joint": normalize(np.hstack([data.X, JOINT_LEXICAL_WEIGHT * lexical])).astype(np.float32)}
+            "joint": normalize(np.hstack([data.X, weight * lexical])).astype(np.float32)}
 
 
 def run_case(case: str, seed: int = 0, echo=print) -> dict:

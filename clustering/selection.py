@@ -126,9 +126,8 @@ class CrossViewScore:
     """Score partitions in fixed views of the texts, each measure relative to k-means' own, averaged.
 
     The views are the texts' Sentence-BERT embeddings and the LSA projection of their tf-idf
-    vectors (``lexical_view``). In each view, each measure of a partition (``measures``:
-    the cosine silhouette, the chance-corrected neighbour agreement) is divided by that of
-    k-means with ``n_clusters`` clusters *in that view*, and all the ratios are averaged. A
+    vectors (``lexical_view``). In each view, each measure of a partition (``measures``) is
+    divided by that of k-means with ``n_clusters`` clusters *in that view*, and all the ratios are averaged. A
     partition made in one view scores about 1 there and is judged in the other, so no view's
     own k-means wins by construction. A view whose k-means scores no better than chance on a
     measure shows no cluster structure by it, and that ratio is left out.
@@ -230,10 +229,11 @@ class CrossViewScore:
         if len(labels) != n:
             raise ValueError(f"labels has {len(labels)} entries but the scorer was fitted on {n} texts")
         seed = seed_of(self.random_state)
+        wanted = self.measures if measures is None else measures
         return {f"{measure} in {view}": view_score(measure, self.views_[view], labels,
                                                    sample_size=sample_size or self.sample_size,
                                                    random_state=seed) / ref
-                for (measure, view), ref in self.reference_.items() if ref > 0 and (measures is None or measure in measures)}
+                for (measure, view), ref in self.reference_.items() if ref > 0 and measure in wanted}
 
     def score(self, labels, *, sample_size: int | None = None, measures=None) -> float:
         """The mean of ``scores``: 1 for a partition that does as well as k-means in every view, by every measure."""

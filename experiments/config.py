@@ -123,9 +123,9 @@ HELP = {
     "n_trials": "trials the study runs in total, pruned ones included (all workers, all reruns)",
     "timeout": "seconds for this worker's share of the study (0 = no limit)",
     "objective": "model selection score; cross_view (silhouette, neighbour agreement and a classifier's "
-                 "predictability in MiniLM and in tf-idf LSA, each relative to k-means' there, averaged) and silhouette/davies_bouldin/"
-                 "calinski_harabasz (MiniLM space) are label-free; nmi/acc/ari read the labels and tag the run "
-                 "label_peeking=true",
+                 "predictability in MiniLM and in tf-idf LSA, each relative to k-means' there, averaged) and "
+                 "silhouette/davies_bouldin/calinski_harabasz (MiniLM space) are label-free; nmi/acc/ari read the "
+                 "labels and tag the run label_peeking=true",
     "max_pretrain_epochs": "upper end of the autoencoder-epochs range searched",
     "max_epochs": "upper end of the DEC-epochs range searched",
     "study_sample": "texts the study's trials fit on, a seeded sample (0 = all); the baselines and the "

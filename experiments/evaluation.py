@@ -62,6 +62,15 @@ def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
     return _SCORERS[key]
 
 
+def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts=None, *, seed: int) -> float:
+    """The study's ``objective`` of a fitted ``model`` whose ``metrics`` are ``metrics_``: ``cross_view`` is
+    one of them, scored the same way; the others are scored here."""
+    if objective == "cross_view":
+        return metrics_["cross_view"]
+    return score(objective, labels_true, model.labels_, X, texts=texts, n_clusters=model.n_clusters,
+                 random_state=seed)
+
+
 def inputs(model, X, texts):
     """What ``model`` fits on (its declared ``input_kind``): the texts, or the embeddings ``X``."""
     if model.input_kind != "texts":
@@ -97,9 +106,8 @@ def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: st
     fit_seconds = time.perf_counter() - start
     out = metrics(model, X, labels_true, texts, seed=seed)
     out["fit_seconds"] = fit_seconds
-    if objective is not None:  # cross_view is one of the metrics already, scored the same way
-        out["objective"] = out["cross_view"] if objective == "cross_view" else score(
-            objective, labels_true, model.labels_, X, texts=texts, n_clusters=model.n_clusters, random_state=seed)
+    if objective is not None:
+        out["objective"] = objective_value(objective, out, model, X, labels_true, texts, seed=seed)
     return out
 
 

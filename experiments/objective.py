@@ -138,9 +138,8 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
                                                embedding_model=config.embedding_model)
     evaluation.fit(result.model, X, texts, callback=report)
     result.metrics = evaluation.metrics(result.model, X, labels_true, texts, seed=config.seed)
-    result.value = result.metrics.get(config.objective) if config.objective == "cross_view" else score(
-        config.objective, labels_true, result.model.labels_, X, texts=texts, n_clusters=n_clusters,
-        random_state=config.seed)
+    result.value = evaluation.objective_value(config.objective, result.metrics, result.model, X, labels_true, texts,
+                                              seed=config.seed)
     if not np.isfinite(result.value):
         raise FloatingPointError(f"objective {config.objective} is {result.value}")
     result.metrics["objective"] = result.value
