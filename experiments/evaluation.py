@@ -29,6 +29,8 @@ def score(objective: str, labels_true, labels_pred, X_fixed, *, texts=None, n_cl
     ``cross_view`` also reads the ``texts`` (its lexical view; without them ``X_fixed`` is its
     one view) and ``n_clusters`` (its reference k-means; default: the clusters ``labels_pred`` uses);
     ``quick`` leaves out its costly measure (a classifier's), for a score after every epoch.
+    ``cross_view``'s scorer is the same for every ``random_state`` (seeded 0): each seed's
+    partition is judged against one reference on one sample, fitted once per corpus and k.
     """
     needs_labels = objective not in LABEL_FREE
     if needs_labels and labels_true is None:
@@ -36,7 +38,7 @@ def score(objective: str, labels_true, labels_pred, X_fixed, *, texts=None, n_cl
     if objective == "cross_view":
         k = n_clusters if n_clusters is not None else len(np.unique(labels_pred))
         measures = QUICK_MEASURES if quick else None
-        return cross_view_scorer(X_fixed, texts, k, random_state).score(labels_pred, sample_size=sample_size,
+        return cross_view_scorer(X_fixed, texts, k).score(labels_pred, sample_size=sample_size,
                                                                         measures=measures)
     out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
                    sample_size=sample_size, random_state=random_state)
@@ -47,7 +49,11 @@ _SCORERS: dict = {}  # the last few corpora's CrossViewScore, by content
 
 
 def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
-    """``clustering.selection.CrossViewScore`` fitted on ``X`` and ``texts`` (or None), once per corpus, k and seed."""
+    """``clustering.selection.CrossViewScore`` fitted on ``X`` and ``texts`` (or None), once per corpus, k and seed.
+
+    Its references for other numbers of clusters (partitions that leave some empty) are
+    fitted on first use and kept with it.
+    """
     import hashlib
 
     from clustering.selection import CrossViewScore

@@ -219,7 +219,7 @@ register(Method("ae", "AE + KMeans", _make_ae_kmeans,
 # classifier on each cluster's confident core and neighbour smoothing of its posterior; its constructor
 # defaults are the named configuration (`mlflow run . -e pseudolabel`), the same on every corpus.
 PSEUDOLABEL_REFERENCE = {"lexical_weight": 0.7, "lexical_dims": 128, "rounds": 8, "confident_fraction": 0.7,
-                         "balance": "auto", "C": 1.0, "neighbors": 10, "smoothing": 0.5, "select": "silhouette"}
+                         "balance": "auto", "C": 1.0, "neighbors": 10, "smoothing": 0.5, "select": "cross_view"}
 
 
 def _pseudolabel_space(trial, config) -> dict:

@@ -8,6 +8,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from clustering.pseudolabel import PseudoLabelClusterer, confident_core, sinkhorn, size_prior
+from clustering.metrics import silhouette
 
 WORDS = {0: "goal match striker league team coach", 1: "oven bake flour sugar butter recipe",
          2: "bank shares market profit investors rates"}
@@ -73,10 +74,15 @@ def test_recovers_three_topics(fitted, data):
     assert set(fitted.selection_) == {"kmeans", "rounds"}
 
 
-def test_guard_keeps_the_partition_with_the_better_silhouette(data):
+@pytest.mark.parametrize("select", ["cross_view", "silhouette"])
+def test_guard_keeps_the_partition_with_the_better_score(data, select):
     texts, emb, _ = data
-    model = PseudoLabelClusterer(3, rounds=2, n_init=2).fit(texts, embeddings=emb)
+    model = PseudoLabelClusterer(3, rounds=2, n_init=2, select=select).fit(texts, embeddings=emb)
     scores = model.selection_
+    if select == "cross_view":  # the k-means start is its own reference
+        assert scores["kmeans"] == pytest.approx(1.0)
+    else:
+        assert scores["kmeans"] == pytest.approx(silhouette(emb, model.kmeans_.labels_, sample_size=5000))
     expected = model.rounds_labels_ if scores["rounds"] >= scores["kmeans"] else model.kmeans_.labels_
     np.testing.assert_array_equal(model.labels_, expected)
     np.testing.assert_array_equal(model.predict(texts, embeddings=emb), model.labels_)
@@ -154,7 +160,7 @@ def test_callback_sees_every_round_and_can_stop(data):
     assert seen == [(0, 1.0), (1, 1.0), (2, 0.25), (3, 0.25), (4, 0.25), (5, 0.25), (6, 0.25)]
 
 
-def test_auto_balance_keeps_the_run_with_the_higher_silhouette():
+def test_auto_balance_keeps_the_run_with_the_higher_score():
     texts, emb, _ = corpus(sizes=(90, 30, 10), seed=1)
     fit = lambda balance: PseudoLabelClusterer(3, n_init=3, balance=balance, select=None).fit(texts, embeddings=emb)
     auto, runs = fit("auto"), {b: fit(b) for b in (1.0, 0.25)}

@@ -5,8 +5,8 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from clustering.selection import (MEASURES, CrossViewScore, lexical_view, neighbour_agreement, predictability,
-                                  view_score)
+from clustering.selection import (MEASURES, CrossViewScore, coverage, lexical_view, neighbour_agreement,
+                                  neighbour_graph, predictability, relative_score, view_score, view_scores)
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,56 @@ def test_the_topics_beat_a_partition_that_only_one_view_supports(two_views):
     one_view = np.digitize(X[:, 0], np.quantile(X[:, 0], [1 / 3, 2 / 3]))
     assert scorer.score(y) > scorer.score(one_view)
     assert scorer.score(y) > scorer.score(np.random.default_rng(0).integers(0, 3, len(y)))
+
+
+def test_a_merged_partition_is_judged_against_kmeans_with_as_many_clusters():
+    """Four topics in two close pairs: merging each pair scores far above the topics against k-means
+    with 4 clusters (coarse partitions are easier to agree with and to predict); against k-means with
+    2, the reference of its own granularity, about half of that advantage goes."""
+    rng = np.random.default_rng(0)
+    centres = np.zeros((4, 8))
+    centres[[0, 1], 0] = centres[[2, 3], 1] = 1.0
+    centres[[0, 2], [2, 3]], centres[[1, 3], [2, 3]] = 0.3, -0.3
+    y = np.repeat(np.arange(4), 60)
+    X = centres[y] + 0.35 * rng.normal(size=(240, 8))
+    X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
+    merged = y // 2
+    measures = ("neighbours", "predictability")
+    scorer = CrossViewScore(4, measures=measures).fit(X)
+    against_four = lambda labels: np.mean([view_score(m, X, labels) / scorer.reference_[m, "sbert"]  # noqa: E731
+                                           for m in measures])
+    assert against_four(merged) - against_four(y) > 0.4
+    assert scorer.score(y) == pytest.approx(against_four(y))
+    assert scorer.score(merged) - scorer.score(y) < 0.6 * (against_four(merged) - against_four(y))
+    assert set(scorer.references_) == {2, 4}  # the 2-cluster reference, fitted when first needed
+
+
+def test_coverage_halves_a_partition_that_leaves_most_clusters_empty():
+    assert coverage(np.arange(10) % 5, 10) == 1.0
+    assert coverage(np.arange(10) % 4, 10) == pytest.approx(0.4)
+    assert coverage(np.zeros(10), 10) == pytest.approx(0.1)
+    X = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    scorer = CrossViewScore(10, measures=("silhouette",)).fit(X / np.linalg.norm(X, axis=1, keepdims=True))
+    four = KMeans(4, n_init=3, random_state=0).fit_predict(X)
+    assert scorer.score(four) == pytest.approx(0.4 * np.mean(list(scorer.scores(four).values())))
+    assert np.isnan(scorer.score(np.zeros(60, int)))  # one cluster: nothing to score
+
+
+def test_a_prebuilt_neighbour_graph_gives_the_same_agreement(two_views):
+    X, _, y = two_views
+    graph = neighbour_graph(X, sample_size=100, random_state=3)
+    assert len(graph[0]) == 100 and graph[1].shape == (100, 10)
+    assert neighbour_agreement(X, y, graph=graph) == neighbour_agreement(X, y, sample_size=100, random_state=3)
+
+
+def test_relative_score_averages_the_ratios_with_a_positive_reference(two_views):
+    X, texts, y = two_views
+    views = {"sbert": X, "lexical": lexical_view(texts)}
+    values = view_scores(views, y)
+    assert set(values) == {(m, v) for m in ("neighbours", "predictability") for v in views}
+    assert relative_score(values, values) == pytest.approx(1.0)
+    assert relative_score({"a": 2.0, "b": 3.0}, {"a": 1.0, "b": 0.0}) == 2.0
+    assert np.isnan(relative_score({"a": 2.0}, {"a": -1.0}))
 
 
 def test_without_texts_the_embeddings_are_the_one_view(two_views):
