@@ -5,11 +5,13 @@ BIN    := $(VENV)/bin
 DATA   ?= fancyzhx/ag_news
 ARGS   ?=
 UI_PORT ?= 5000
+SERVE_PORT ?= 5001
+MODEL ?= deep-text-clustering
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 # `mlflow run` itself: warnings and errors only; the run prints its own progress and summary.
 export MLFLOW_LOGGING_LEVEL ?= WARNING
 
-.PHONY: run test test-fast bench ui clean
+.PHONY: run test test-fast bench ui serve clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +37,11 @@ test-fast: $(BIN)/.installed
 ## Speed, scale, quality and selection benchmarks into benchmarks/RESULTS.md (not part of `make test`; hours on 2 cores: the selection part runs 30-trial studies on 20,000 texts).
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
+
+## The registered champion behind MLflow's scoring server: POST texts to http://127.0.0.1:5001/invocations
+serve: $(BIN)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow models serve -m models:/$(MODEL)@champion \
+		--env-manager local -h 127.0.0.1 -p $(SERVE_PORT) -w 1
 
 ## The MLflow UI on http://127.0.0.1:5000 (UI_PORT to move it)
 ui: $(BIN)/.installed

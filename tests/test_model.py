@@ -110,3 +110,57 @@ def test_the_model_embeds_new_texts_in_the_precision_it_was_fitted_on(tmp_path, 
                                                     "meta": str(tmp_path / "meta.json")}))
     assert len(wrapped.predict(None, pd.DataFrame({"text": ["a", "b", "c"]}))) == 3
     assert asked == [expected]
+
+
+def test_mlflow_models_serve_answers_with_the_models_clusters(logged, tmp_path):
+    """The README's serving command: `mlflow models serve` on the champion alias, two raw texts posted."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from mlflow.models import validate_serving_input
+
+    info, _ = logged
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("pyfunc-test", "champion", info.registered_model_version)
+    uri = "models:/pyfunc-test@champion"
+    texts = ["Stocks fell sharply on Wall Street.", "The striker scored twice in the cup final."]
+    payload = json.dumps({"dataframe_split": {"columns": ["text"], "data": [[t] for t in texts]}})
+    expected = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": texts}))
+    assert validate_serving_input(uri, payload)["cluster"].tolist() == expected["cluster"].tolist()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bin_dir = Path(sys.executable).parent  # the server execs uvicorn from PATH, as `make serve` sets it
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", uri,
+                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the server did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
+                time.sleep(1)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=payload.encode(),
+                                         headers={"Content-Type": "application/json"})
+        answer = json.loads(urllib.request.urlopen(request, timeout=120).read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    rows = answer["predictions"]
+    assert [row["cluster"] for row in rows] == expected["cluster"].tolist()
+    np.testing.assert_allclose([row["confidence"] for row in rows], expected["confidence"], rtol=1e-5)

@@ -8,9 +8,11 @@ terminal has), in one throw-away copy of the repository that shares the venv. Wh
   2 seeds, 3 + 2 epochs and 100 t-SNE points (a value the command gives is replaced, a missing
   one added), and ``load_corpus("ag_news_test")`` draws 25 articles per class;
 - the files the README asks a user to bring (``texts.csv``, ``my_texts.csv``) are made here;
-- ports move to free ones (PostgreSQL's 55432, MLflow's 5055, ``make ui``'s 5000 via ``UI_PORT``);
-- ``make test`` runs as ``make -n test`` (it is the command running this test), and ``make ui``,
-  a server, runs until it answers, then stops.
+- ports move to free ones (PostgreSQL's 55432, MLflow's 5055, ``make ui``'s 5000 via ``UI_PORT``,
+  ``make serve``'s 5001 via ``SERVE_PORT``);
+- ``make test`` runs as ``make -n test`` (it is the command running this test); ``make ui``, a
+  server, runs until it answers, then stops; ``make serve`` runs until it answers and serves the
+  blocks after it until the end.
 
 A block preceded by ``<!-- readme-test: why -->`` is not run (multi-machine templates whose
 host names and password are placeholders); "Try it on one machine" runs the same commands.
@@ -152,32 +154,36 @@ def fresh_env(sandbox: Path, ports: dict[str, int]) -> dict[str, str]:
     env["CLUSTERING_CACHE_DIR"] = str(sandbox / ".cache" / "embeddings")
     # `make run` with no DATA/ARGS on its command line reads these: the sizes only.
     env["ARGS"] = " ".join(f"-P {k}={v}" for k, v in {**SMALL, "n_seeds": str(MAX_SEEDS)}.items())
-    env["UI_PORT"] = str(ports["5000"])
+    env["UI_PORT"], env["SERVE_PORT"] = str(ports["5000"]), str(ports["5001"])
     env["PG_PORT"], env["MLFLOW_PORT"] = str(ports["55432"]), str(ports["5055"])
     return env
 
 
-def run_make_ui(command: str, sandbox: Path, env: dict, port: int) -> str:
-    """`make ui` serves until stopped: start it, wait until it answers, stop it."""
+SERVERS = {"ui": ("5000", "/health"), "serve": ("5001", "/ping")}  # make target -> README port, health path
+
+
+def start_server(command: str, sandbox: Path, env: dict, url: str) -> tuple[subprocess.Popen, str]:
+    """`make ui` / `make serve` serve until stopped: start one, wait until ``url`` answers (or say why not)."""
     proc = subprocess.Popen(["bash", "-c", command], cwd=sandbox, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                return ""
-            except OSError:
-                time.sleep(1)
-        return f"make ui did not answer on port {port} (exit code {proc.poll()})"
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None:
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            urllib.request.urlopen(url, timeout=2)
+            return proc, ""
+        except OSError:
+            time.sleep(1)
+    return proc, f"{command.strip()} did not answer on {url} (exit code {proc.poll()})"
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def test_readme_blocks_are_found_and_every_skipped_one_says_why():
@@ -210,7 +216,8 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
     # PostgreSQL runs as `postgres` when we are root: it must be able to enter the copy.
     sandbox = Path(tempfile.mkdtemp(prefix="dtc-readme-"))
     sandbox.chmod(0o755)
-    ports = {"55432": free_port(), "5055": free_port(), "5000": free_port()}
+    ports = {"55432": free_port(), "5055": free_port(), "5000": free_port(), "5001": free_port()}
+    servers = []
     try:
         copy_repository(sandbox)
         env = fresh_env(sandbox, ports)
@@ -237,10 +244,13 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
                 command = [str(VENV / "bin" / "python"), script.name]
             else:
                 code = shrink_shell(block.code, ports)
-                if re.match(r"\s*make ui\b", code):
-                    problem = run_make_ui(code, sandbox, env, ports["5000"])
+                server = re.match(r"\s*make (ui|serve)\b", code)
+                if server:  # `make ui` stops once it answers; `make serve` answers the blocks after it
+                    port, path = SERVERS[server.group(1)]
+                    proc, problem = start_server(code, sandbox, env, f"http://127.0.0.1:{ports[port]}{path}")
                     if problem:
-                        failures.append(f"{block}: {problem}")
+                        failures.append(f"{block}: {problem}\n{proc.stdout.read()[-3000:] if proc.poll() is not None else ''}")
+                    (servers.append if server.group(1) == "serve" and not problem else stop_server)(proc)
                     continue
                 command = ["bash", "-e", "-o", "pipefail", "-c", code]
             proc = subprocess.run(command, cwd=sandbox, env=env, capture_output=True, text=True, timeout=900)
@@ -255,6 +265,8 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
             pytest.skip(f"every other block ran; not {', '.join(skipped)}: PostgreSQL's server programs are "
                         "missing (run `make test` as root on Debian, or apt-get install postgresql curl procps)")
     finally:
+        for proc in servers:
+            stop_server(proc)
         if (sandbox / ".local_cluster").exists():  # never leave PostgreSQL or mlflow server running
             subprocess.run(["bash", "scripts/local_cluster.sh", "down"], cwd=sandbox, env=fresh_env(sandbox, ports),
                            capture_output=True, timeout=120)
