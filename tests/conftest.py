@@ -11,6 +11,21 @@ from clustering.data import bundled_path
 AG_NEWS_CSV = bundled_path("ag_news_test")
 
 
+def wait_for_url(url: str, process, timeout: float = 180) -> bool:
+    """Poll ``url`` until it answers (True), ``process`` exits or ``timeout`` seconds pass (False)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
 @pytest.fixture(scope="session")
 def ag_news_csv() -> Path:
     """Path to the bundled AG News test CSV (.csv.gz); fails (never skips) when it is missing."""

@@ -10,8 +10,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -157,7 +155,7 @@ def _free_port() -> int:
 
 @pytest.mark.browser
 def test_mlflow_ui_lists_the_study_in_a_real_browser(study):
-    from conftest import chromium_path
+    from conftest import chromium_path, wait_for_url
 
     chromium = chromium_path()  # present: conftest skips this test without it, or fails it under CI=true
     assert chromium, "headless Chromium is needed for the UI check: apt-get install chromium"
@@ -166,15 +164,8 @@ def test_mlflow_ui_lists_the_study_in_a_real_browser(study):
                                "--host", "127.0.0.1", "--port", str(port)], env=study["env"], cwd=study["root"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    pytest.fail("mlflow ui did not come up")
-                time.sleep(1)
+        if not wait_for_url(f"http://127.0.0.1:{port}/health", server, timeout=90):
+            pytest.fail("mlflow ui did not come up")
         url = f"http://127.0.0.1:{port}/#/experiments/{study['experiment_id']}/runs"
         flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",

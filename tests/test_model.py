@@ -119,10 +119,10 @@ def test_mlflow_models_serve_answers_with_the_models_clusters(logged, tmp_path):
     import socket
     import subprocess
     import sys
-    import time
     import urllib.request
     from pathlib import Path
 
+    from conftest import wait_for_url
     from mlflow.models import validate_serving_input
 
     info, _ = logged
@@ -145,15 +145,8 @@ def test_mlflow_models_serve_answers_with_the_models_clusters(logged, tmp_path):
                                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
                               env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the server did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
-                time.sleep(1)
+        if not wait_for_url(f"http://127.0.0.1:{port}/ping", server):
+            pytest.fail("the server did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=payload.encode(),
                                          headers={"Content-Type": "application/json"})
         answer = json.loads(urllib.request.urlopen(request, timeout=120).read())

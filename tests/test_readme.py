@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,14 +165,9 @@ def start_server(command: str, sandbox: Path, env: dict, url: str) -> tuple[subp
     """`make ui` / `make serve` serve until stopped: start one, wait until ``url`` answers (or say why not)."""
     proc = subprocess.Popen(["bash", "-c", command], cwd=sandbox, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, ""
-        except OSError:
-            time.sleep(1)
-    return proc, f"{command.strip()} did not answer on {url} (exit code {proc.poll()})"
+    from conftest import wait_for_url
+
+    return proc, "" if wait_for_url(url, proc) else f"{command.strip()} did not answer on {url} (exit code {proc.poll()})"
 
 
 def stop_server(proc: subprocess.Popen) -> None:
