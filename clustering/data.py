@@ -213,6 +213,20 @@ def load_corpus(source, *, split=None, text_columns=None, label_column=None, n_p
                   n_dropped_empty=n_dropped)
 
 
+def read_rows(source, *, split=None, text_columns=None):
+    """Every row and column of ``source`` as a DataFrame, and each row's text, raw.
+
+    The same sources and ``text_columns`` rule as ``load_corpus``, but nothing is cleaned,
+    dropped or sampled: the texts (the text columns joined with a space, ``""`` where all are
+    missing) line up with the rows, for a caller that must answer every row (``predict``).
+    """
+    table, _ = _load_table(source, split)
+    text_cols = _text_columns(text_columns, list(table.column_names))
+    parts = [table.column(c).to_pylist() for c in text_cols]
+    texts = [" ".join(str(v) for v in row if not _missing(v)) for row in zip(*parts)]
+    return table.to_pandas(), texts
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 

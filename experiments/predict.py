@@ -1,4 +1,9 @@
-"""The `predict` entry point: cluster the texts of a file with a registered model."""
+"""The `predict` entry point: cluster the texts of a file with a registered model.
+
+Every input row comes out, in order, with every input column: a row without text gets no
+cluster and a ``reason``. The output is written atomically, and a place it cannot be written
+is found before the model loads.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,61 @@ import os
 import tempfile
 from pathlib import Path
 
+OUTPUT_COLUMNS = ("cluster", "confidence", "reason")
 
-def predict_file(model_uri: str, input_path: str, output_path: str, *, text_columns: str = "") -> int:
-    """Read texts with the library's loader, predict, write a CSV atomically; return the row count."""
-    import mlflow
+
+def predict_rows(model, frame, texts: list[str]):
+    """``frame`` (every input column) with ``cluster``, ``confidence`` and ``reason`` from ``model``.
+
+    ``model.predict`` (a pyfunc) sees only the rows with text; the others keep an empty
+    ``cluster`` and ``reason="no text"``. Output columns that the input already has are
+    written as ``predicted_<name>`` instead, so no input column is overwritten.
+    """
     import pandas as pd
 
-    from clustering.data import load_corpus
+    has_text = [bool(t.strip()) for t in texts]
+    cluster = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    confidence = pd.Series(float("nan"), index=frame.index, dtype="float64")
+    rows = [i for i, ok in enumerate(has_text) if ok]
+    if rows:
+        answer = model.predict(pd.DataFrame({"text": [texts[i] for i in rows]}))
+        cluster.iloc[rows] = answer["cluster"].to_numpy()
+        confidence.iloc[rows] = answer["confidence"].to_numpy()
+    names = {c: (f"predicted_{c}" if c in frame.columns else c) for c in OUTPUT_COLUMNS}
+    out = frame.copy()
+    out[names["cluster"]] = cluster
+    out[names["confidence"]] = confidence
+    out[names["reason"]] = ["" if ok else "no text" for ok in has_text]
+    return out
 
-    corpus = load_corpus(input_path, text_columns=text_columns or None, label_column="", clean=False)
-    model = mlflow.pyfunc.load_model(model_uri)
-    out = model.predict(pd.DataFrame({"text": corpus.texts}))
-    out.insert(0, "text", corpus.texts)
+
+def load_model(model_uri: str):
+    """The pyfunc at ``model_uri`` (one place, so a test can stand another model in)."""
+    import mlflow
+
+    return mlflow.pyfunc.load_model(model_uri)
+
+
+def predict_file(model_uri: str, input_path: str, output_path: str, *, text_columns: str = "") -> int:
+    """Read every row, predict the ones with text, write a CSV atomically; return the row count."""
+    from clustering.data import DataError, read_rows
+
+    frame, texts = read_rows(input_path, text_columns=text_columns or None)
     output = Path(output_path)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:  # before the model loads: a place that cannot be written fails now, under the name given
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DataError(f"cannot write {output_path}: {exc.strerror or exc}; choose another --output") from None
     os.close(fd)
     try:
+        out = predict_rows(load_model(model_uri), frame, texts)
         out.to_csv(tmp, index=False)
         os.replace(tmp, output)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    print(f"wrote {len(out)} rows to {output}", flush=True)
+    blank = int((out.iloc[:, -1] != "").sum())
+    note = f" ({blank} without text: no cluster, reason 'no text')" if blank else ""
+    print(f"wrote {len(out)} rows to {output}{note}", flush=True)
     return len(out)

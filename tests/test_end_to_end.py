@@ -143,7 +143,7 @@ def test_predict_entry_point_writes_a_csv(study, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     frame = pd.read_csv(output)
-    assert list(frame.columns) == ["text", "cluster", "confidence"] and len(frame) == 4
+    assert list(frame.columns) == ["text", "cluster", "confidence", "reason"] and len(frame) == 4
     assert not list(output.parent.glob(".*tmp"))
 
 
