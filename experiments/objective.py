@@ -15,7 +15,8 @@ import numpy as np
 from experiments import evaluation, search_space
 from experiments.evaluation import direction, score
 
-__all__ = ["TrialResult", "direction", "fit_trial", "make_pruner", "make_sampler", "queue_first_trials", "score"]
+__all__ = ["TrialResult", "direction", "fit_trial", "make_pruner", "make_sampler", "queue_first_trials",
+           "requeue_lost_first_trials", "score"]
 PRUNE_SAMPLE = 2000  # silhouette sample for per-epoch pruning reports
 
 
@@ -76,6 +77,33 @@ def queue_first_trials(study, config) -> bool:
     for params in search_space.first_trials(config)[: config.n_trials]:
         study.enqueue_trial(params, skip_if_exists=True)
     return True
+
+
+def requeue_lost_first_trials(study, config, *, room: int) -> list[dict]:
+    """Queue again each of ``search_space.first_trials`` whose every trial in ``study`` was lost,
+    at most ``room`` of them (the trials the study still has to run: more would stay waiting).
+
+    Lost: FAIL without an ``error`` (its worker was killed mid-trial; ``fail_lost_trials``
+    marks them), as opposed to a setting that raised, which would only fail again. Without
+    this a study resumed after a kill never runs that reference setting (the seed report's
+    DEC, MiniLM + KMeans). Returns the params queued. Two workers resuming at once may both
+    queue one; the second copy is pruned as a duplicate when it starts (``fit_trial``).
+    """
+    import json
+
+    from optuna.trial import TrialState
+
+    def key(params) -> str:
+        return json.dumps(params, sort_keys=True, default=str)
+
+    trials = study.get_trials(deepcopy=False)
+    queued = []
+    for params in search_space.first_trials(config)[: config.n_trials]:
+        same = [t for t in trials if key(t.system_attrs.get("fixed_params")) == key(params)]
+        if len(queued) < room and same and all(t.state == TrialState.FAIL and "error" not in t.user_attrs for t in same):
+            study.enqueue_trial(params)  # not skip_if_exists: that would see the lost trial
+            queued.append(params)
+    return queued
 
 
 def _earlier_same(trial) -> int | None:

@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from experiments import study as mechanics
-from experiments.objective import TrialResult, fit_trial, make_sampler
+from experiments.objective import TrialResult, fit_trial, make_sampler, requeue_lost_first_trials
 from experiments.preflight import first_line
 from experiments.study import create_study
 
@@ -86,6 +86,9 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None
         tracker.worker_rank(rank, config.seed + rank)
     deadline = time.monotonic() + config.timeout if config.timeout else None
     tracker.recover(study)
+    room = config.n_trials - sum(mechanics.counts(t) for t in study.get_trials(deepcopy=False))
+    for params in requeue_lost_first_trials(study, config, room=room):
+        echo(f"queued again: {params} (its trial was lost with its worker)")
     failures_in_a_row, last_error = 0, ""
 
     def objective(trial: optuna.Trial) -> float:

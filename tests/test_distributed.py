@@ -268,6 +268,10 @@ def test_a_worker_killed_mid_trial_is_recovered_by_rerunning_the_command(cluster
     assert study.trials[killed.number].state == TrialState.FAIL
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
     assert f"trial {killed.number:3d} FAIL     its worker" in output
+    # the killed trial was a reference setting (the first two are): queued again and run by the rerun
+    fixed = killed.system_attrs.get("fixed_params")
+    assert fixed and "queued again:" in output
+    assert any(t.state == TrialState.COMPLETE and t.system_attrs.get("fixed_params") == fixed for t in study.trials)
     client = mlflow.MlflowClient(tracking_uri=tracking)
     runs = runs_of(client, "resume", "resume")
     assert not [r for r in runs if r.info.status == "RUNNING"]

@@ -57,6 +57,32 @@ def test_a_study_of_pure_trials_starts_from_kmeans(blobs):
         "kmeans", "dec"]
 
 
+def test_a_lost_reference_trial_is_queued_again_but_not_one_that_raised():
+    from optuna.trial import TrialState
+
+    from experiments.objective import requeue_lost_first_trials
+
+    config = RunConfig(n_clusters="3", n_trials=5, search_methods="kmeans,dec,idec")
+    study = optuna.create_study(direction="maximize")
+    queue_first_trials(study, config)
+    kmeans, dec, idec = (study.ask() for _ in range(3))  # popped from the queue, as workers would
+    study.tell(kmeans, 1.0)
+    study.tell(dec, state=TrialState.FAIL)  # its worker was killed (fail_lost_trials marks it so)
+    idec.set_user_attr("error", "ValueError: diverged")
+    study.tell(idec, state=TrialState.FAIL)
+    queued = requeue_lost_first_trials(study, config, room=4)
+    assert [p["method"] for p in queued] == ["dec"]
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.system_attrs["fixed_params"] for t in waiting] == queued
+    # run again: the lost one is waiting now, nothing more is queued; and never past the room left
+    assert requeue_lost_first_trials(study, config, room=4) == []
+    other = optuna.create_study(direction="maximize")
+    queue_first_trials(other, config)
+    for _ in range(3):
+        other.tell(other.ask(), state=TrialState.FAIL)
+    assert len(requeue_lost_first_trials(other, config, room=1)) == 1
+
+
 def test_a_failing_fit_keeps_what_was_built(blobs):
     X, y = blobs
     config = RunConfig(method="dec", n_clusters="3", max_pretrain_epochs=2, max_epochs=2)
