@@ -619,7 +619,7 @@ def _criteria_case(case, accs):
     from clustering.selection import MEASURES
 
     def row(acc, sbert, lexical):
-        return {"acc": acc, "nmi": acc - 0.1, "clusters": 3, "fit_s": 1.0,
+        return {"acc": acc, "nmi": acc - 0.1, "clusters": 3, "fit_s": 1.0, "cross_view": acc,
                 "scores": {m: {"sbert": sbert, "lexical": lexical, "joint": (sbert + lexical) / 2} for m in MEASURES}}
 
     rows = {name: row(acc, 0.1 + acc, 1.0 - acc) for name, acc in accs.items()}
@@ -680,7 +680,8 @@ def test_default_run_markdown_says_where_the_champion_is_below_kmeans():
 
 
 def test_the_benchmarks_study_objective_is_what_the_library_computes():
-    """criteria.STUDY_OBJECTIVE, built from the per-view scores, equals CrossViewScore's score."""
+    """criteria.STUDY_OBJECTIVE is CrossViewScore's score; FIXED_K, built from the per-view scores, is the same
+    for a partition that uses all k clusters and differs for one that uses fewer (its reference has fewer)."""
     from sklearn.datasets import make_blobs
 
     from benchmarks import criteria
@@ -692,9 +693,14 @@ def test_the_benchmarks_study_objective_is_what_the_library_computes():
     texts = [f"{words[c][i % 3]} {words[(c + i) % 3][(i + 1) % 3]} note{i % 5}" for i, c in enumerate(y)]
     data = common.LabelledData("blobs", texts, y, X)
     spaces = criteria.views(data)
-    other = np.random.default_rng(0).integers(0, 3, len(y))
-    rows = criteria.score_partitions({"candidate": other}, spaces, y, 3, 0)
-    values = criteria.criterion_values({"rows": rows})[criteria.STUDY_OBJECTIVE]
+    other, two = np.random.default_rng(0).integers(0, 3, len(y)), np.minimum(y, 1)
+    rows = criteria.score_partitions({"candidate": other, "two": two}, spaces, y, 3, 0, texts=texts)
+    values = criteria.criterion_values({"rows": rows})
     scorer = CrossViewScore(3).fit(X, texts)
-    assert values["candidate"] == pytest.approx(scorer.score(other), rel=1e-5)
-    assert values["gold"] == pytest.approx(scorer.score(y), rel=1e-5)
+    for name, labels in {"candidate": other, "gold": y, "two": two}.items():
+        assert values[criteria.STUDY_OBJECTIVE][name] == pytest.approx(scorer.score(labels), rel=1e-5)
+    assert values[criteria.FIXED_K]["candidate"] == pytest.approx(scorer.score(other), rel=1e-5)
+    assert values[criteria.FIXED_K]["two"] != pytest.approx(scorer.score(two), rel=1e-3)
+    # results saved before cross_view was recorded: the fixed-k criterion only
+    assert criteria.STUDY_OBJECTIVE not in criteria.criterion_values(
+        {"rows": criteria.score_partitions({"candidate": other}, spaces, y, 3, 0)})
