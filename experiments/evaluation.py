@@ -86,9 +86,15 @@ def inputs(model, X, texts):
     return texts
 
 
-def fit(model, X, texts=None, *, callback=None):
-    """Fit ``model`` on what it takes; returns it."""
-    return model.fit(inputs(model, X, texts), callback=callback)
+def fit(model, X, texts=None, *, callback=None, progress: str | None = None):
+    """Fit ``model`` on what it takes; returns it. ``progress``: the label of a per-epoch bar
+    (``experiments.progress.epoch_bar``, shown on a terminal only) around ``callback``."""
+    if progress is None:
+        return model.fit(inputs(model, X, texts), callback=callback)
+    from experiments.progress import epoch_bar
+
+    with epoch_bar(progress, callback) as tick:
+        return model.fit(inputs(model, X, texts), callback=tick)
 
 
 def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]:
@@ -105,10 +111,12 @@ def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]
     return out
 
 
-def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: str | None = None) -> dict[str, float]:
-    """``fit`` then ``metrics``, plus ``fit_seconds`` and, given one, the study's ``objective``."""
+def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: str | None = None,
+                  progress: str | None = None) -> dict[str, float]:
+    """``fit`` (with a ``progress`` bar, if named) then ``metrics``, plus ``fit_seconds`` and, given
+    one, the study's ``objective``."""
     start = time.perf_counter()
-    fit(model, X, texts)
+    fit(model, X, texts, progress=progress)
     fit_seconds = time.perf_counter() - start
     out = metrics(model, X, labels_true, texts, seed=seed)
     out["fit_seconds"] = fit_seconds

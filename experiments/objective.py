@@ -164,7 +164,7 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
         on_params(result.params)
     result.model = search_space.make_estimator(result.params, n_clusters=n_clusters, random_state=config.seed,
                                                embedding_model=config.embedding_model)
-    evaluation.fit(result.model, X, texts, callback=report)
+    evaluation.fit(result.model, X, texts, callback=report, progress=f"trial {trial.number}")
     result.metrics = evaluation.metrics(result.model, X, labels_true, texts, seed=config.seed)
     result.value = evaluation.objective_value(config.objective, result.metrics, result.model, X, labels_true, texts,
                                               seed=config.seed)

@@ -158,7 +158,8 @@ def run_baselines(prep: Prepared, *, seeds: list[int], objective: str, study_nam
             for seed in seeds:
                 model = make_estimator({"method": name}, n_clusters=prep.n_clusters, random_state=seed)
                 runs.append(evaluation.fit_and_score(model, prep.X, prep.corpus.labels, prep.corpus.texts,
-                                                     seed=seed, objective=objective))
+                                                     seed=seed, objective=objective,
+                                                     progress=f"baseline {display}, seed {seed}"))
                 fitted[display].append(model)
             _log_seed_metrics(runs)
         results[display] = runs
@@ -180,8 +181,9 @@ def evaluate_config(prep: Prepared, params: dict, name: str, *, seeds: list[int]
             model = make_estimator(params, n_clusters=prep.n_clusters, random_state=seed,
                                    embedding_model=embedding_model)
             runs.append(evaluation.fit_and_score(model, prep.X, prep.corpus.labels, prep.corpus.texts, seed=seed,
-                                                 objective=objective))
+                                                 objective=objective, progress=f"final {name}, seed {seed}"))
             models.append(model)
+            echo(f"         {name:16s} seed {seed}: {_brief(runs[-1:])}")
         _log_seed_metrics(runs)
     echo(f"final    {name:16s} {_brief(runs)}")
     return runs, models
@@ -258,5 +260,6 @@ def _brief(runs: list[dict]) -> str:
     for key in ("acc", "nmi", "silhouette"):
         values = [r[key] for r in runs if key in r]
         if values:
-            parts.append(f"{key} {np.mean(values):.3f}±{np.std(values):.3f}")
-    return ", ".join(parts) + f"  ({np.mean([r['fit_seconds'] for r in runs]):.1f}s/seed)"
+            parts.append(f"{key} {np.mean(values):.3f}" + (f"±{np.std(values):.3f}" if len(runs) > 1 else ""))
+    seconds = np.mean([r["fit_seconds"] for r in runs])
+    return ", ".join(parts) + (f"  ({seconds:.1f}s/seed)" if len(runs) > 1 else f"  ({seconds:.1f}s)")

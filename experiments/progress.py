@@ -1,0 +1,39 @@
+"""Progress bars for the long fits the entry points run: one tqdm bar per fit, one tick per epoch or round.
+
+The estimators call ``callback(step, logs)`` after every epoch (AE pretraining, DEC/IDEC,
+self-training) or round (pseudo-labelling), with ``logs["stage"]``; ``epoch_bar`` turns those
+calls into a bar that names the stage and its last loss. The library itself prints nothing;
+the bar is the entry points' (``evaluation.fit(..., progress="...")``). It shows on a terminal
+only (tqdm's ``disable=None``), so logs and CI output stay one line per step, and it
+disappears when the fit ends (``leave=False``): the line the caller prints after stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+LOSS_KEYS = ("loss", "ae_loss", "kl_loss", "changed")  # what a bar shows of the last logs, when present
+
+
+@contextlib.contextmanager
+def epoch_bar(desc: str, callback=None, *, file=None, disable: bool | None = None):
+    """A callback that ticks a tqdm bar labelled ``desc`` and then calls ``callback`` (its answer is kept).
+
+    ``disable=None``: shown only when ``file`` (default stderr) is a terminal; ``False`` always.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit="epoch", leave=False, file=file or sys.stderr, disable=disable)
+
+    def tick(step, logs):
+        stage = logs.get("stage")
+        shown = {k: f"{logs[k]:.4g}" for k in LOSS_KEYS if isinstance(logs.get(k), (int, float))}
+        bar.set_postfix({"stage": stage, **shown} if stage else shown, refresh=False)
+        bar.update(1)
+        return callback(step, logs) if callback is not None else None
+
+    try:
+        yield tick
+    finally:
+        bar.close()
