@@ -1,82 +1,6 @@
-"""Iterative pseudo-labelling on two views of short texts: Sentence-BERT and tf-idf.
+"""Iterative pseudo-labelling on two views of short texts, Sentence-BERT and tf-idf: ``PseudoLabelClusterer``.
 
-``PseudoLabelClusterer`` clusters raw texts without labels in three steps:
-
-1. **Two views, one space.** Each text is the concatenation of its L2-normalised
-   Sentence-BERT embedding (semantic view) and the L2-normalised LSA projection of its tf-idf
-   vector (lexical view), the second scaled by ``lexical_weight``. Short texts are often
-   decided by one rare word (``svn``, ``haskell``, a gene name) that a sentence encoder
-   blurs; co-training a tf-idf view with a BERT view is what COTC does for this reason
-   (Zheng et al., "Contrastive co-training for short text clustering", 2023). Here the two
-   views simply share one space.
-2. **k-means** on that space gives the starting partition: ``n_init`` k-means++ restarts on
-   a seeded sample of ``init_sample`` texts, the lowest-inertia centres then refined on all
-   texts. Many cheap restarts find the low-inertia partition more often than a few full
-   ones; with 20 clusters the runner-up partitions tend to merge two topics and split a
-   third, which the later rounds cannot undo.
-3. **Rounds of self-labelling**, as in iterative classification (Deep ECIC: Yin et al., 2023,
-   "Iterative classification for short text clustering"): the posterior ``P`` (n, k) of the
-   current model is turned into pseudo-labels by Sinkhorn-Knopp optimal transport towards
-   target cluster sizes (RSTC: Zheng et al., ACL 2023, "Robust representation learning with
-   reliable pseudo-labels generation via self-adaptive optimal transport for short text
-   clustering", eq. 4-6): equal sizes at ``balance=1``; below 1 the target moves
-   geometrically towards the current partition's own sizes, recomputed every round, so it
-   can follow topics of unequal size; a multinomial logistic
-   regression is trained on the ``confident_fraction`` of each pseudo-cluster with the
-   most confident transport plan, and its ``predict_proba`` on every text is the next ``P``.
-   Rounds stop after ``rounds`` or when fewer than ``tol`` of the labels change.
-   **Neighbour smoothing** (``neighbors``, ``smoothing``): each round's posterior is mixed with
-   the mean posterior of the text's ``neighbors`` nearest texts in the Sentence-BERT space
-   (itself included), ``P <- (1 - smoothing) P + smoothing mean_kNN(P)``, before it makes the
-   next pseudo-labels and the answer. Neighbours in a sentence encoder's space mostly share a
-   topic (SCAN's premise: Van Gansbeke et al., ECCV 2020, "Learning to classify images without
-   labels"), so one step of this graph smoothing corrects the linear classifier where its
-   boundary cuts through a dense region, as label propagation would.
-4. **Label-free choices** (``select="cross_view"``). ``balance="auto"`` runs the rounds twice,
-   at equal sizes (1.0) and a quarter of the way to equal from the partition's own sizes
-   (0.25), and keeps the run with the higher score; then the guard keeps the rounds'
-   partition only if it scores above the k-means start, which is otherwise the answer. The
-   score is neighbour agreement and linear predictability in two views (the Sentence-BERT
-   rows and the unweighted lexical LSA), each divided by that of k-means on the two-view
-   features *with as many clusters as the partition uses*, averaged, times
-   ``clustering.selection.coverage`` (``_choice_score``). Both measures reward coarse
-   partitions, so a run that empties clusters is judged against k-means of its own
-   granularity, not against the start. ``select="silhouette"`` (the choice before) uses the
-   cosine silhouette in the Sentence-BERT space instead: it prefers near-equal sizes, and
-   kept equal sizes on long tails where 0.25 is far better (AG News at a 100:1 imbalance:
-   ACC 0.48 against 0.63).
-
-The final labels are the classifier's own argmax, without the transport step, so the size
-prior shapes the training sets, not the answer: well-separated topics of different sizes
-keep clusters of different sizes (see the tests). The prior is still a bet, and either
-fixed choice loses somewhere (``benchmarks/RESULTS.md``): equal sizes cost ACC on
-long-tailed subsets of the benchmark corpora, where the classifier would otherwise let the
-largest cluster grow round after round, and on sets of many topics of unequal size (fixed
-at 0.25, the rounds gain 0.02-0.19 ACC over equal sizes on 44-topic Zipf sets,
-``benchmarks.imbalance_probe``); 0.5 costs 0.04 ACC on balanced StackOverflow, 0.25 0.08.
-Hence ``"auto"``, at twice the rounds' time. At 0.25 on many small topics the rounds can
-leave clusters empty, and ``labels_`` then uses fewer than ``n_clusters`` (on 44-topic Zipf
-sets, 31-39 of 44, where topics of 5-20 texts join larger ones and ACC and NMI still rise);
-where most topics have 1-10 texts it used 16 of 44, which the choice refuses (against k-means
-with 16 clusters it scores below the equal-size run). ``benchmarks/RESULTS.md`` has the
-figures per corpus. Nothing reads true labels; nothing prints.
-
-Frozen encoder: the Sentence-BERT model is not fine-tuned, so embeddings come from the
-on-disk cache (``clustering.embed.embed_texts``) or from the caller (``embeddings=``).
-``fit``/``predict``/``transform`` take raw texts, because the tf-idf view needs them.
-
-Prediction on new texts is transductive where smoothing is on: the model keeps the training
-texts' Sentence-BERT rows and their last-round posterior (``train_proba_``), and a new
-text's posterior is mixed with that of its nearest training texts, as in ``fit``, so
-``predict`` on the training texts returns ``labels_``. That is 4 bytes x (d + k) per training
-text in the fitted model (about 31 MB for 20,000 MiniLM rows).
-
-Search space for a tuner (defaults were chosen once, by reasoning and on three corpora,
-and are the same everywhere): ``lexical_weight`` 0-1.5 (0 = MiniLM only), ``lexical_dims``
-32-512, ``rounds`` 0-15 (0 = k-means on the two views), ``confident_fraction`` 0.3-1.0,
-``balance`` 0-1 or "auto", ``C`` 0.1-10 (log scale), ``neighbors`` 0-40 (0 = no smoothing),
-``smoothing`` 0-0.9, ``n_init`` 10-50, ``init_sample`` 2000-all, ``select`` "cross_view",
-"silhouette" or None (always keep the rounds; ``"auto"`` then chooses by ``"cross_view"``).
+How it works, the papers it follows and what was measured: ``docs/pseudolabel.md``.
 """
 from __future__ import annotations
 
@@ -153,22 +77,106 @@ def confident_core(Q: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarr
 class PseudoLabelClusterer(ClusteringEstimator):
     """Cluster texts: k-means on [SBERT, tf-idf LSA], then rounds of balanced self-labelling.
 
-    ``fit(texts, embeddings=None)``: ``texts`` a sequence of n strings; ``embeddings``
-    (n, d) optional precomputed Sentence-BERT rows (L2-normalised), else computed with
-    ``embedding_model`` through the on-disk cache.
+    Each text is its unit Sentence-BERT row joined with its unit tf-idf LSA row (times
+    ``lexical_weight``); k-means there starts, and each round turns the posterior into
+    pseudo-labels by optimal transport towards target cluster sizes, trains a logistic
+    regression on each cluster's most confident texts and smooths its posterior over the
+    texts' Sentence-BERT neighbours. ``docs/pseudolabel.md`` tells why.
 
-    Attributes: ``labels_`` (n,), ``vectorizer_``, ``svd_``, ``kmeans_``, ``classifier_``
-    (the last round's ``LogisticRegression``; ``None`` when ``rounds=0``), ``neighbors_``
-    (a ``NearestNeighbors`` on the training texts' Sentence-BERT rows; ``None`` without
-    smoothing), ``train_proba_`` (n, k) (the last round's classifier posterior on them,
-    before smoothing; ``None`` without smoothing or rounds), ``n_iter_``
-    (rounds run), ``history_`` (per round: ``changed`` share of labels that moved,
-    ``core`` training-set size, ``largest`` share of the largest cluster), ``n_features_in_``,
-    ``rounds_labels_`` (n,) (the rounds' partition, kept or not), ``balance_`` (the balance
-    the rounds ran at: ``balance`` itself, or ``"auto"``'s choice), ``balance_scores_``
-    (``"auto"``'s scores, ``{1.0: s, 0.25: s}``; empty otherwise), ``selection_`` (the
-    guard's scores, ``{"kmeans": s, "rounds": s}``; empty without a guard) and
-    ``use_rounds_``.
+    Parameters
+    ----------
+    n_clusters : int, default=4
+        Number of clusters.
+    lexical_weight : float, default=0.7
+        Scale of the lexical view in the joined space (0: Sentence-BERT only).
+    lexical_dims : int, default=128
+        LSA components of the lexical view.
+    rounds : int, default=8
+        Most rounds of self-labelling (0: k-means on the two views).
+    confident_fraction : float, default=0.7
+        Share of each pseudo-cluster, most confident first, a round trains on.
+    balance : float or "auto", default="auto"
+        Target sizes of the transport: 1 equal, 0 the current partition's, between a
+        geometric compromise; ``"auto"`` runs 1.0 and 0.25 and keeps the better by ``select``.
+    C : float, default=1.0
+        Inverse regularisation of the logistic regression.
+    neighbors : int, default=10
+        Sentence-BERT neighbours (the text included) a posterior is smoothed over (0: none).
+    smoothing : float, default=0.5
+        Weight of the neighbours' mean posterior, ``P <- (1 - s) P + s mean_kNN(P)``.
+    tol : float, default=1e-3
+        The rounds stop when fewer than this share of the labels change.
+    select : {"cross_view", "silhouette"} or None, default="cross_view"
+        The label-free score of ``"auto"``'s choice and of the guard that keeps the rounds'
+        partition only if it beats the k-means start: neighbour agreement and predictability
+        in both views against k-means of the partition's own number of clusters (see
+        ``_choice_score``), or the Sentence-BERT silhouette. None: no guard.
+    n_init : int, default=30
+        k-means++ restarts of the start, on ``init_sample`` texts.
+    init_sample : int or None, default=5000
+        Texts the restarts see (None: all); the best centres are then refined on all.
+    embedding_model : str, default="all-MiniLM-L6-v2"
+        Sentence-transformers model for texts given without ``embeddings``.
+    random_state : int, RandomState or None, default=0
+        Seed of every random step.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_texts,)
+        The partition: the rounds' (``rounds_labels_``) or the k-means start's.
+    vectorizer_, svd_ : TfidfVectorizer, TruncatedSVD or None
+        The lexical view.
+    kmeans_ : KMeans
+        The start, on the joined features.
+    classifier_ : LogisticRegression or None
+        The last round's (None when ``rounds=0``).
+    neighbors_ : NearestNeighbors or None
+        On the training texts' Sentence-BERT rows, for smoothing at ``predict``.
+    train_proba_ : ndarray of shape (n_texts, n_clusters) or None
+        The last round's posterior on the training texts, before smoothing.
+    n_iter_ : int
+        Rounds run.
+    history_ : dict of str to list
+        Per round: ``changed`` (share of labels that moved), ``core`` (training-set size),
+        ``largest`` (share of the largest cluster).
+    rounds_labels_ : ndarray of shape (n_texts,)
+        The rounds' partition, kept or not.
+    balance_ : float
+        The balance the rounds ran at.
+    balance_scores_ : dict of float to float
+        ``"auto"``'s scores, ``{1.0: s, 0.25: s}`` (empty otherwise).
+    selection_ : dict of str to float
+        The guard's scores, ``{"kmeans": s, "rounds": s}`` (empty without a guard).
+    use_rounds_ : bool
+        Whether ``labels_`` is the rounds' partition.
+    n_features_in_ : int
+        Width of the Sentence-BERT rows.
+
+    See Also
+    --------
+    clustering.selection.CrossViewScore : the study's score of partitions across views.
+
+    Notes
+    -----
+    Optimal-transport pseudo-labels as in RSTC (Zheng et al., ACL 2023) and SeLa (Asano et
+    al., ICLR 2020); rounds of classification as in Deep ECIC (Yin et al., 2023); two views as
+    in COTC (Zheng et al., 2023); neighbour smoothing on SCAN's premise (Van Gansbeke et al.,
+    ECCV 2020). The encoder is frozen: ``fit``, ``predict`` and ``transform`` take raw texts
+    (the lexical view needs them) and ``embeddings=`` or the embedding cache gives the rows.
+    With smoothing, prediction is transductive: a new text's posterior is mixed with that of
+    its nearest training texts, so ``predict`` on the training texts returns ``labels_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clustering.pseudolabel import PseudoLabelClusterer
+    >>> texts = ["stocks fall on wall street", "shares and stocks rally", "bank stocks slide",
+    ...          "striker scores in cup final", "coach praises the striker", "cup final goes to penalties"]
+    >>> rows = np.repeat(np.eye(2, 8), 3, axis=0) + 0.05 * np.random.default_rng(0).normal(size=(6, 8))
+    >>> rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    >>> model = PseudoLabelClusterer(2, rounds=2, n_init=3, neighbors=3).fit(texts, embeddings=rows)
+    >>> len(set(model.labels_[:3])), len(set(model.labels_[3:])), bool(model.labels_[0] != model.labels_[3])
+    (1, 1, True)
     """
 
     input_kind = "texts"  # the tf-idf view needs them; the MiniLM view comes from the embedding cache
