@@ -286,6 +286,9 @@ def _load_local(path: Path, split):
     except Exception as exc:
         if "corresponds to no data" in str(exc):
             raise DataError(f"data file has no rows: {path}") from exc
+        if isinstance(_root(exc), UnicodeDecodeError) or "codec can't decode" in _root_message(exc):
+            raise DataError(f"could not read {path}: it is not UTF-8 text ({_root_message(exc)}); "
+                            f"save it as UTF-8, or as parquet") from exc
         raise DataError(f"could not read {path}: {_root_message(exc)}") from exc
     finally:
         if bars_on:
@@ -315,9 +318,14 @@ def _load_hub(source: str, split: str):
     return ds.data, ds.features
 
 
-def _root_message(exc: BaseException) -> str:
+def _root(exc: BaseException) -> BaseException:
     while exc.__cause__ is not None or exc.__context__ is not None:
         exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def _root_message(exc: BaseException) -> str:
+    exc = _root(exc)
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 

@@ -17,10 +17,17 @@ import threading
 ENTRY_POINTS = ("main", "baselines", "tune", "evaluate", "predict")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (``--help`` still gives the whole usage)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(prog: str = "python -m experiments") -> argparse.ArgumentParser:
     from experiments.config import add_arguments
 
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog=prog, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="entry", required=True)
     for name in ENTRY_POINTS[:-1]:
         add_arguments(sub.add_parser(name, help=f"the `{name}` entry point"))

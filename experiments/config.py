@@ -142,7 +142,10 @@ HELP = {
 
 
 def _parse_int(text: str) -> int:
-    value = float(text)  # MLflow may hand "20.0" to an int parameter
+    try:
+        value = float(text)  # MLflow may hand "20.0" to an int parameter
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if not value.is_integer():
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
     return int(value)

@@ -273,3 +273,15 @@ def test_real_ag_news_csv(ag_news_csv):
 def test_ag_news_small_fixture(ag_news_small):
     assert len(ag_news_small) == 300
     assert np.bincount(ag_news_small.labels).tolist() == [75] * 4
+
+
+@pytest.mark.parametrize("content", [
+    "text,label\nhello world,0\nmarkets fell,1\n".encode("utf-16"),  # a spreadsheet's "Unicode text"
+    bytes(range(128, 256)) * 3,  # not text at all
+])
+def test_a_file_that_is_not_utf8_says_how_to_save_it(tmp_path, content):
+    path = tmp_path / "texts.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=r"texts.csv: it is not UTF-8 text .*save it as UTF-8") as info:
+        load_corpus(path)
+    assert "\n" not in str(info.value)
