@@ -25,6 +25,8 @@ CASES = {
     "negative n_trials": (["--n_trials", "-3"], {}, ["n_trials must be >= 1", "-3"], "none"),
     "n_trials not a number": (["--n_trials", "many"], {},
                               ["argument --n_trials: expected an integer, got 'many'", "--help"], "none"),
+    "texts without words": (["--data", "{tmp}/punctuation.csv", "--n_per_class", "0", "--clean", "false",
+                             "--n_clusters", "2"], {}, ["none of the 6 texts has a word", "text_columns"], "none"),
     "UTF-16 CSV": (["--data", "{tmp}/utf16.csv", "--n_per_class", "0"], {},
                    ["utf16.csv: it is not UTF-8 text", "save it as UTF-8"], "none"),
     "unknown objective": (["--objective", "purity"], {},
@@ -51,6 +53,7 @@ CASES = {
 def write_inputs(tmp: Path) -> None:
     (tmp / "notes.csv").write_text("id,note\n1,first note here\n2,second note here\n")
     (tmp / "empty.csv").write_text("")
+    (tmp / "punctuation.csv").write_text("text\n" + "".join(f"{p}\n" for p in ["!!", "?", "...", "#", "* *", "a b"]))
     (tmp / "utf16.csv").write_bytes("text,label\nstocks fell sharply,0\nthe team won the cup,1\n".encode("utf-16"))
     (tmp / "three.csv").write_text("text,label\nstocks fell sharply,0\nthe team won the cup,1\nnew phone released,2\n")
     (tmp / "same.csv").write_text("text,label\n" + "stocks fell sharply,0\n" * 200 + "The team won!,1\nthe team won,1\n"
