@@ -32,6 +32,16 @@ def test_signature_and_registration(logged):
     assert int(info.registered_model_version) == 1
 
 
+def test_the_model_carries_the_code_but_not_the_bundled_corpus(logged):
+    from pathlib import Path
+
+    folder = Path(mlflow.artifacts.download_artifacts(logged[0].model_uri))
+    code = folder / "code"
+    assert (code / "clustering" / "pseudolabel.py").is_file() and (code / "experiments" / "model.py").is_file()
+    assert not list(folder.rglob("*.csv.gz")) and not (code / "clustering" / "datasets").exists()
+    assert not list(folder.rglob("__pycache__"))
+
+
 def test_predicts_like_the_estimator_on_raw_text(logged, ag_news_small, ag_news_small_embeddings):
     info, model = logged
     loaded = mlflow.pyfunc.load_model(info.model_uri)
