@@ -25,10 +25,12 @@ venv: $(BIN)/.installed
 run: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow run . --env-manager local --experiment-name deep-text-clustering -P data=$(DATA) $(ARGS)
 
-## Set up and run the whole test suite (installs Chromium and PostgreSQL from Debian when root; else those tests skip).
+## Set up and run the whole test suite (installs Chromium and PostgreSQL from Debian when root; else those tests
+## skip), then the speed benchmarks once each as tests (`make bench` times them).
 test: $(BIN)/.installed
 	@scripts/system_deps.sh
 	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q benchmarks --benchmark-disable  # the speed benchmarks once each, untimed
 
 ## Everything but the slow, end-to-end, browser and PostgreSQL tests.
 test-fast: $(BIN)/.installed
