@@ -234,7 +234,15 @@ def summary(results: list[dict]) -> list[dict]:
 
 
 def markdown(results: list[dict], default: str | None = None) -> str:
-    """The case list, the criterion summary, the criterion x case table and the leave-one-corpus-out choice."""
+    """The case list, the criterion summary, the criterion x case table and the leave-one-corpus-out choice.
+
+    Cases saved before each partition's ``cross_view`` was recorded are left out of the tables
+    (they have no value of the study's objective) and named at the end.
+    """
+    stale = sorted(r["case"] for r in results if not all("cross_view" in row for row in r["rows"].values()))
+    results = [r for r in results if r["case"] not in stale] or results
+    if len(results) == len(stale):
+        stale = []
     results = sorted(results, key=lambda r: CASES.index(r["case"]) if r["case"] in CASES else len(CASES))
     n_candidates = len([n for n in results[0]["rows"] if n != "gold" and not n.startswith("kmeans in ")])
     cases = [{"case": r["case"], "texts": f"{r['n_texts']:,}", "k": r["k"],
@@ -267,8 +275,11 @@ def markdown(results: list[dict], default: str | None = None) -> str:
         "Leave one corpus out: the scalar criterion (one a study can use as its objective) with the highest mean "
         "rho with ACC on the other corpora's cases, scored on the held-out ones (the mixed sets hold every "
         "corpus's texts and never train a fold).",
-        common.markdown_table(loco),
-        _machine(results)])
+        common.markdown_table(loco)]
+        + ([f"Not in these tables: {', '.join(stale)}, saved by an earlier version of the benchmark (before the "
+            "study's objective itself was recorded); `python -m benchmarks.criteria --cases "
+            f"{','.join(stale)}` reruns them."] if stale else [])
+        + [_machine(results)])
 
 
 def _machine(results: list[dict]) -> str:
