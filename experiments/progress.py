@@ -17,14 +17,16 @@ LOSS_KEYS = ("loss", "ae_loss", "kl_loss", "changed")  # what a bar shows of the
 
 
 @contextlib.contextmanager
-def epoch_bar(desc: str, callback=None, *, file=None, disable: bool | None = None):
+def epoch_bar(desc: str, callback=None, *, file=None, disable: bool | None = None, mininterval: float = 0.1):
     """A callback that ticks a tqdm bar labelled ``desc`` and then calls ``callback`` (its answer is kept).
 
     ``disable=None``: shown only when ``file`` (default stderr) is a terminal; ``False`` always.
+    ``mininterval``: the least seconds between two redraws (tqdm's).
     """
     from tqdm.auto import tqdm
 
-    bar = tqdm(desc=desc, unit="epoch", leave=False, file=file or sys.stderr, disable=disable)
+    bar = tqdm(desc=desc, unit="epoch", leave=False, file=file or sys.stderr, disable=disable,
+               mininterval=mininterval)
 
     def tick(step, logs):
         stage = logs.get("stage")

@@ -20,7 +20,7 @@ def X():
 def test_a_dec_fit_ticks_once_per_epoch_of_both_stages(X):
     out, seen = io.StringIO(), []
     with epoch_bar("final DEC, seed 0", lambda step, logs: seen.append(logs["stage"]), file=out,
-                   disable=False) as tick:
+                   disable=False, mininterval=0) as tick:  # every tick drawn, however loaded the machine
         DEC(3, hidden_dims=(16, 4), pretrain_epochs=3, epochs=2, n_init=2).fit(X, callback=tick)
     text = out.getvalue()
     # the wrapped callback still sees every epoch: 3 of pretraining, then DEC's (it may stop early)
