@@ -18,12 +18,14 @@ from experiments.tracking import base_tags, parent_run
 
 def _load(config):
     """The corpus, read before any run exists: bad data ends in one line and leaves no run."""
-    from clustering._utils import check_n_clusters
-
     import re
 
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from clustering._utils import check_n_clusters
+
     corpus = pipeline.load(config)
-    word = re.compile(r"(?u)\b\w\w+\b")  # a token as TF-IDF and the lexical view count one
+    word = re.compile(TfidfVectorizer().token_pattern)  # a token as TF-IDF and the lexical view count one
     if not any(word.search(text) for text in corpus.texts):
         raise ValueError(f"none of the {len(corpus):,} texts has a word of two letters or more (punctuation or "
                          "one-letter tokens only): check text_columns, or give it real texts")

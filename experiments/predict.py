@@ -65,7 +65,7 @@ def predict_file(model_uri: str, input_path: str, output_path: str, *, text_colu
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    blank = int((out.iloc[:, -1] != "").sum())
+    blank = sum(not t.strip() for t in texts)  # the rows predict_rows gave reason "no text"
     note = f" ({blank} without text: no cluster, reason 'no text')" if blank else ""
     print(f"wrote {len(out)} rows to {output}{note}", flush=True)
     return len(out)
