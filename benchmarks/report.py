@@ -460,6 +460,7 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.criteria          # 14 cases x 1
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.default_run       # the default main run on each of those cases: champion against MiniLM + KMeans (~1 h)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before the cross-view objective vs now, champion reloaded
+BENCH_THREADS=0 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.blas_threads  # a run's steps with numpy/scipy's BLAS at its default threads vs one
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.imbalance_probe --seeds 2   # pseudo-labelling's size prior on steep long tails and 44-topic Zipf sets (~40 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pseudolabel_speed  # PseudoLabelClusterer fit time and peak RSS, code at dd9dcab vs now, 3 corpora and k=89/152 (~25 min)
@@ -693,6 +694,11 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     run_speed = _read("run_speed.json", results_dir)
     parts += ["## The default `make run`, cold: before and after",
               run_speed_markdown(run_speed) if run_speed else "_not run yet_"]
+    blas = _read("blas_threads.json", results_dir)
+    if blas:
+        from benchmarks import blas_threads
+
+        parts += ["## One BLAS thread: a run's steps at the default threads and at one", blas_threads.markdown(blas)]
     training_precision = _read("training_precision.json", results_dir)
     if training_precision:
         parts += ["## Training precision: DEC and IDEC in float32 and bfloat16",

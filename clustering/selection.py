@@ -56,13 +56,22 @@ def lexical_view(texts, *, dims: int = 128, random_state=0) -> np.ndarray:
     return normalize(lsa).astype(np.float32)
 
 
+_GRAPHS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # the last few views' graphs, by content
+
+
 def neighbour_graph(X, *, n_neighbors: int = 10, sample_size: int | None = 5000,
                     random_state=0) -> tuple[np.ndarray, np.ndarray]:
     """The seeded sample ``rows`` (m,) of ``X`` and each sampled row's ``n_neighbors`` nearest (m, K) among them.
 
     Cosine similarity; indices into ``rows``. The graph of a fixed view does not depend on the
-    partition, so a scorer builds it once and passes it to ``neighbour_agreement``.
+    partition, so a scorer builds it once and passes it to ``neighbour_agreement``. The last
+    few graphs are remembered by the sampled rows' content: a study scores every trial in the
+    same views, and each pseudo-labelling fit judges its choices in the same Sentence-BERT
+    view, so the (m, m) similarities are computed once per view rather than once per fit.
+    Copies are returned.
     """
+    import hashlib
+
     X = np.asarray(X, dtype=np.float32)
     rows = np.arange(len(X))
     if sample_size is not None and len(X) > sample_size:
@@ -70,10 +79,16 @@ def neighbour_graph(X, *, n_neighbors: int = 10, sample_size: int | None = 5000,
     k = min(n_neighbors, len(rows) - 1)
     if k < 1:
         return rows, np.empty((len(rows), 0), dtype=np.intp)
-    unit = normalize(X[rows])
-    sims = unit @ unit.T
-    np.fill_diagonal(sims, -np.inf)
-    return rows, np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    sample = np.ascontiguousarray(X[rows])
+    key = (hashlib.blake2b(sample.data, digest_size=16).hexdigest(), sample.shape, k)
+    if key not in _GRAPHS:
+        if len(_GRAPHS) >= 8:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        unit = normalize(sample)
+        sims = unit @ unit.T
+        np.fill_diagonal(sims, -np.inf)
+        _GRAPHS[key] = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    return rows, _GRAPHS[key].copy()
 
 
 def neighbour_agreement(X, labels, *, n_neighbors: int = 10, sample_size: int | None = 5000,

@@ -73,6 +73,9 @@ def main(argv=None, *, prog: str = "python -m experiments") -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
     try:
+        from experiments.threads import limit_blas
+
+        limit_blas()
         if args.entry == "predict":
             from experiments.predict import predict_file
 

@@ -11,6 +11,13 @@ from clustering.data import bundled_path
 AG_NEWS_CSV = bundled_path("ag_news_test")
 
 
+def pytest_configure(config):
+    """The tests fit in-process with the BLAS threads a run of the suite has (``experiments.threads``)."""
+    from experiments.threads import limit_blas
+
+    limit_blas()
+
+
 def wait_for_url(url: str, process, timeout: float = 180) -> bool:
     """Poll ``url`` until it answers (True), ``process`` exits or ``timeout`` seconds pass (False)."""
     import time

@@ -704,3 +704,13 @@ def test_the_benchmarks_study_objective_is_what_the_library_computes():
     # results saved before cross_view was recorded: the fixed-k criterion only
     assert criteria.STUDY_OBJECTIVE not in criteria.criterion_values(
         {"rows": criteria.score_partitions({"candidate": other}, spaces, y, 3, 0)})
+
+
+def test_blas_threads_section_gives_each_steps_median_times_and_their_ratio():
+    from benchmarks import blas_threads
+
+    result = {"blas_default_threads": 2, "repeats": 3,
+              "seconds": {"KMeans, 10 restarts": {"default": [1.0, 1.2, 0.9], "one": [0.2, 0.25, 0.3]}}}
+    text = blas_threads.markdown(result)
+    assert "| KMeans, 10 restarts | 1.00 s | 0.25 s | 4.00x |" in text
+    assert "BLAS at its default (2 threads)" in text and "3 times per setting" in text

@@ -117,6 +117,21 @@ def test_a_prebuilt_neighbour_graph_gives_the_same_agreement(two_views):
     assert neighbour_agreement(X, y, graph=graph) == neighbour_agreement(X, y, sample_size=100, random_state=3)
 
 
+def test_a_remembered_neighbour_graph_is_the_one_computed_afresh_and_a_copy(two_views, monkeypatch):
+    from clustering import selection
+
+    X, _, _ = two_views
+    monkeypatch.setattr(selection, "_GRAPHS", {})
+    rows, first = neighbour_graph(X, sample_size=100, random_state=3)
+    first[:] = 0  # the caller's copy: the remembered graph is not touched
+    again = neighbour_graph(X, sample_size=100, random_state=3)[1]
+    monkeypatch.setattr(selection, "_GRAPHS", {})
+    fresh = neighbour_graph(X, sample_size=100, random_state=3)[1]
+    assert np.array_equal(again, fresh) and again.any()
+    other = neighbour_graph(X, sample_size=100, random_state=4)  # another sample: another graph
+    assert not np.array_equal(other[0], rows) and len(selection._GRAPHS) == 2
+
+
 def test_relative_score_averages_the_ratios_with_a_positive_reference(two_views):
     X, texts, y = two_views
     views = {"sbert": X, "lexical": lexical_view(texts)}
