@@ -79,6 +79,11 @@ def main(argv=None, *, prog: str = "python -m experiments") -> int:
         if args.entry == "predict":
             from experiments.predict import predict_file
 
+            if args.model_uri.startswith(("models:/", "runs:/")):  # read through the tracking store
+                from experiments.preflight import check_tracking_server
+
+                check_tracking_server()
+
             predict_file(args.model_uri, args.input, args.output, text_columns=args.text_columns)
             return 0
         from experiments.config import from_args

@@ -1,13 +1,14 @@
-"""MLflow stores for ``postgresql://`` tracking URIs that make a new database's schema once.
+"""Make a new PostgreSQL tracking database's schema once, however many of the project's processes open it at once.
 
-MLflow's SQLAlchemy stores create their tables when they find none. Two processes that open a
-new, empty database at once (two ``mlflow run`` workers started together, no ``mlflow
-server``) both try, and one dies inside ``CREATE TABLE alembic_version``. Registered as
-MLflow's store builders for the ``postgresql`` scheme (the ``mlflow.tracking_store`` and
-``mlflow.model_registry_store`` entry points in pyproject.toml), these hold a PostgreSQL
-advisory lock while the store is built: the second process waits its turn and finds the
-schema made. Every process of the venv gets them, ``mlflow run`` and ``mlflow server``
-included; everything else is MLflow's own store.
+MLflow's SQLAlchemy stores create their tables when they find none. Two processes that open
+a new, empty database at once (two workers started together, no ``mlflow server``) both
+try, and one dies inside ``CREATE TABLE alembic_version``. ``ensure_schema`` opens the
+database through MLflow's public client while holding a PostgreSQL advisory lock: the first
+process makes the schema, the others wait their turn and find it made. The project's entry
+points call it before anything else touches the store (``preflight.check_tracking_server``);
+MLflow's own stores are left as they are for every other process. ``mlflow run``'s launcher
+opens the database before the project's code runs, so workers started through it on a new
+database need the schema made once first (``docs/distributed.md``).
 """
 
 from __future__ import annotations
@@ -35,17 +36,15 @@ def schema_lock(store_uri: str):
         engine.dispose()
 
 
-def tracking_store(store_uri, artifact_uri=None):
-    """MLflow's tracking store for ``store_uri``, built while no other process builds one."""
-    from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
+def ensure_schema(store_uri: str) -> None:
+    """Open MLflow's tracking and registry stores on ``store_uri`` once, under ``schema_lock``.
+
+    On a new database the first caller's stores make the tables and the Default experiment;
+    a caller that finds them made changes nothing.
+    """
+    import mlflow
 
     with schema_lock(store_uri):
-        return _get_sqlalchemy_store(store_uri, artifact_uri)
-
-
-def registry_store(store_uri, tracking_uri=None):
-    """MLflow's model registry store for ``store_uri``, built while no other process builds one."""
-    from mlflow.tracking._model_registry.utils import _get_sqlalchemy_store
-
-    with schema_lock(store_uri):
-        return _get_sqlalchemy_store(store_uri)
+        client = mlflow.MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)

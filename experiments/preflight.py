@@ -45,6 +45,10 @@ def check_tracking_server() -> None:
         if url != uri:
             mlflow.set_tracking_uri(url)  # the same database, through the driver that is installed
         _check_database(url, what="the MLflow tracking database")
+        if url.startswith(("postgresql", "postgres://")):
+            from experiments.pg_store import ensure_schema
+
+            ensure_schema(url)  # a new database: made once, whoever else opens it now
 
 
 def _credentials_to_env(uri: str) -> str:

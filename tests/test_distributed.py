@@ -19,6 +19,7 @@ from pathlib import Path
 
 import mlflow
 import optuna
+import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
@@ -295,25 +296,36 @@ def test_a_worker_killed_mid_trial_is_recovered_by_rerunning_the_command(cluster
 # --- the URLs users write: plain postgresql://, a new tracking database, workers at once -------
 
 def test_plain_postgresql_urls_work_and_a_new_tracking_database_gets_its_schema_once(cluster, tmp_path):
-    """Four processes open a new, empty MLflow database through a plain postgresql:// URL at once.
+    """Four of the project's processes open a new, empty MLflow database through a plain postgresql:// URL at once.
 
-    MLflow alone lets each of them create the schema, and all but one die in CREATE TABLE; with
-    the project's stores (experiments.pg_store) the first makes it and the others wait for it.
-    The same plain URL serves Optuna in the project's venv, as `optuna.load_study` is called.
+    MLflow alone lets each of them create the schema, and all but one die in CREATE TABLE; the
+    project's entry points make it under a lock first (experiments.pg_store.ensure_schema), so
+    the first makes it and the others wait for it. MLflow's stores stay MLflow's own: no entry
+    point replaces them. The same plain URL serves Optuna in the project's venv, as
+    `optuna.load_study` is called.
     """
+    from importlib.metadata import entry_points
+
+    assert not entry_points(group="mlflow.tracking_store") and not entry_points(group="mlflow.model_registry_store")
     env = {**os.environ, "PGPASSFILE": str(cluster.pgpass)}
     bindir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
     subprocess.run([f"{bindir}/psql", "-X", "-q", "-h", "127.0.0.1", "-p", str(cluster.pg_port), "-U", "postgres",
                     "-d", "postgres", "-c", "create database fresh owner dtc"], env=env, check=True, timeout=60)
     url = f"postgresql://dtc@127.0.0.1:{cluster.pg_port}/fresh"
-    code = ("import sys, mlflow\n"
-            "client = mlflow.MlflowClient(sys.argv[1])\n"
-            "print(len(client.search_experiments()), client.search_registered_models())\n")
-    procs = [subprocess.Popen([sys.executable, "-c", code, url], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+    # `predict` of a model that is not there: the store is opened (and made) before the lookup fails
+    command = [sys.executable, "-m", "experiments", "predict", "--model_uri", "models:/absent@champion",
+               "--input", str(tmp_path / "texts.csv"), "--output", str(tmp_path / "clusters.csv")]
+    pd.DataFrame({"text": ["one text", "another text"]}).to_csv(tmp_path / "texts.csv", index=False)
+    procs = [subprocess.Popen(command, env={**env, "MLFLOW_TRACKING_URI": url}, cwd=tmp_path, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for _ in range(4)]
     outputs = [p.communicate(timeout=180)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0] * 4, outputs
-    assert all(out.strip().splitlines()[-1] == "1 []" for out in outputs), outputs  # the Default experiment
+    assert [p.returncode for p in procs] == [2] * 4, outputs
+    assert all(out.strip().splitlines()[-1].startswith("error: ") and "absent" in out.strip().splitlines()[-1]
+               and "CREATE TABLE" not in out and "Traceback" not in out for out in outputs), outputs
+    client = subprocess.run([sys.executable, "-c", "import sys, mlflow; c = mlflow.MlflowClient(sys.argv[1]); "
+                             "print(len(c.search_experiments()), c.search_registered_models())", url],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert client.stdout.strip().splitlines()[-1] == "1 []", client.stdout + client.stderr  # the Default experiment
 
     code = ("import sys, optuna\n"
             "optuna.logging.set_verbosity(optuna.logging.ERROR)\n"
