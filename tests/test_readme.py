@@ -225,6 +225,7 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
 
         postgres = has_postgres() or os.environ.get("CI", "").lower() in ("1", "true", "yes")
         failures, skipped = [], []
+        pgpass = sandbox / ".local_cluster" / "pgpass"  # the multi-worker path's passwords, once made
         for block in readme_blocks(README.read_text()):
             if block.lang not in ("bash", "python") or block.not_run:
                 continue
@@ -250,6 +251,7 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
             proc = subprocess.run(command, cwd=sandbox, env=env, capture_output=True, text=True, timeout=900)
             output = proc.stdout + proc.stderr
             bad = [marker for marker in _FAILED if marker in output]
+            bad += [f"a password of {pgpass.name} on the console" for secret in _passwords(pgpass) if secret in output]
             if proc.returncode != 0 or bad:
                 failures.append(f"{block}: exit code {proc.returncode} {bad}\n{' '.join(map(shlex.quote, command))}\n"
                                 f"{output[-3000:]}")
@@ -265,6 +267,13 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
             subprocess.run(["bash", "scripts/local_cluster.sh", "down"], cwd=sandbox, env=fresh_env(sandbox, ports),
                            capture_output=True, timeout=120)
         shutil.rmtree(sandbox, ignore_errors=True)
+
+
+def _passwords(pgpass: Path) -> set[str]:
+    """The passwords in a libpq password file (``host:port:db:user:password`` lines), if it exists."""
+    if not pgpass.is_file():
+        return set()
+    return {line.rsplit(":", 1)[1] for line in pgpass.read_text().splitlines() if line.count(":") >= 4}
 
 
 def test_the_readme_pictures_exist_and_are_small():
