@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -90,7 +91,7 @@ def run_tune(config):
 def run_evaluate(config):
     params = _params_from_config(config)
     corpus = _load(config)
-    with parent_run(config.experiment_name, f"evaluate: {config.study_name}"):
+    with _registration(config) as registered, parent_run(config.experiment_name, f"evaluate: {config.study_name}"):
         prep = _setup(config, "evaluate", corpus)
         name = methods.get(params["method"]).display
         runs, models = _evaluate(config, prep, params, name)
@@ -98,7 +99,7 @@ def run_evaluate(config):
         champion = _champion(config, runs, models)
         _final_artifacts(config, prep, models[champion], runs[champion], table)
         if config.register:
-            _register(config, prep, models[champion])
+            registered["version"] = _register(config, prep, models[champion])
         _print_table(table)
 
 
@@ -106,7 +107,7 @@ def run_main(config):
     """data -> embeddings -> baselines -> study -> multi-seed evaluation -> registered model."""
     start = time.perf_counter()
     corpus = _load(config)
-    with parent_run(config.experiment_name, f"main: {config.study_name}") as run:
+    with _registration(config) as registered, parent_run(config.experiment_name, f"main: {config.study_name}") as run:
         prep = _setup(config, "main", corpus)
         results, baseline_models = pipeline.run_baselines(prep, seeds=pipeline.seeds(config),
                                                           objective=config.objective, study_name=config.study_name)
@@ -141,14 +142,13 @@ def run_main(config):
         mlflow.log_metrics({f"champion_{k}": v for k, v in champion_runs[champion].items() if np.isfinite(v)})
         mlflow.set_tags({"champion": chosen, "champion_method": champion_method})
         _log_oracle_gap(study, champion_runs[champion])
-        version = _register(config, prep, champion_models[champion]) if config.register else None
         mlflow.log_metric("total_seconds", time.perf_counter() - start)
+        if config.register:
+            registered["version"] = _register(config, prep, champion_models[champion])
         _print_table(table)
         ui = "make ui  (http://127.0.0.1:5000)"
         echo(f"\ndone in {time.perf_counter() - start:.0f}s. Parent run {run.info.run_id} in experiment "
              f"'{config.experiment_name}'; compare trials in the MLflow UI: {ui}")
-        if version is not None:
-            echo(f"registered: models:/{config.model_name}@champion (version {version})")
 
 
 def _log_oracle_gap(study, chosen: dict) -> None:
@@ -214,15 +214,37 @@ def _champion(config, runs, models) -> int:
 
 
 def _register(config, prep, model):
-    """Log and register ``model`` as the pyfunc that clusters raw texts; alias it ``champion``."""
-    from experiments.model import log_text_cluster_model, set_champion
+    """Log and register ``model`` as the pyfunc that clusters raw texts; return its version (``_registration``
+    aliases it)."""
+    from experiments.model import log_text_cluster_model
 
     info = log_text_cluster_model(model, embedding_model=config.embedding_model, clean=config.clean,
                                   label_names=prep.corpus.label_names, registered_model_name=config.model_name,
                                   embedding_precision=prep.embedding_precision)
-    version = info.registered_model_version
-    set_champion(config.model_name, version)
-    return version
+    return info.registered_model_version
+
+
+@contextlib.contextmanager
+def _registration(config):
+    """Around a run that may register a model (``registered["version"]``): the ``champion`` alias
+    moves only once the run has ended well, everything it logs written; a run that fails after
+    registering deletes that version, so a failed run leaves nothing registered."""
+    registered: dict = {}
+    try:
+        yield registered
+    except BaseException:
+        if registered.get("version") is not None:
+            with contextlib.suppress(Exception):
+                client = mlflow.MlflowClient()
+                client.delete_model_version(config.model_name, str(registered["version"]))
+                if not client.search_model_versions(f"name = '{config.model_name}'", max_results=1):
+                    client.delete_registered_model(config.model_name)  # the run made the name: nothing is left
+        raise
+    if registered.get("version") is not None:
+        from experiments.model import set_champion
+
+        set_champion(config.model_name, registered["version"])
+        echo(f"registered: models:/{config.model_name}@champion (version {registered['version']})")
 
 
 def _params_from_config(config) -> dict:

@@ -137,16 +137,55 @@ def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, labe
                 "label_names": label_names, "cluster_names": cluster_names}
         (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=2))
         artifacts = {"estimator": str(Path(tmp) / "estimator.joblib"), "meta": str(Path(tmp) / "meta.json")}
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=TextClusterModel(),
-            artifacts=artifacts,
-            code_paths=code_paths(Path(tmp) / "code"),
-            signature=signature(),
-            input_example=EXAMPLE,
-            pip_requirements=pip_requirements(),
-            registered_model_name=registered_model_name,
-        )
+        before = _last_logged_model_id()
+        try:
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=TextClusterModel(),
+                artifacts=artifacts,
+                code_paths=code_paths(Path(tmp) / "code"),
+                signature=signature(),
+                input_example=EXAMPLE,
+                pip_requirements=pip_requirements(),
+                registered_model_name=registered_model_name,
+            )
+        except BaseException:
+            _remove_partial_model(before)
+            raise
+
+
+def _last_logged_model_id() -> str | None:
+    """The id of this thread's last logged model, if it is in the current store (else None)."""
+    try:
+        logged = mlflow.last_logged_model()
+    except Exception:  # logged to another store, or deleted since
+        return None
+    return None if logged is None else logged.model_id
+
+
+def _remove_partial_model(earlier: str | None) -> None:
+    """After a failed ``log_model``: delete the logged model it made and the files it copied so far.
+
+    MLflow makes the logged model (and sets it as the last one) before it copies the
+    artifacts, so a copy that fails half-way (a full disk) would leave a half-written model
+    folder behind; a local one is removed, and the logged model with it. Best effort: a
+    second failure here must not hide the first.
+    """
+    import contextlib
+    import shutil
+
+    with contextlib.suppress(Exception):
+        logged = mlflow.last_logged_model()
+        if logged is None or logged.model_id == earlier:  # the failure came before it made one
+            return
+        location = logged.artifact_location or ""
+        if location.startswith("file:") or "://" not in location:
+            import urllib.parse
+
+            folder = Path(urllib.parse.unquote(urllib.parse.urlparse(location).path) if location.startswith("file:")
+                          else location)
+            shutil.rmtree(folder.parent if folder.name == "artifacts" else folder, ignore_errors=True)
+        mlflow.MlflowClient().delete_logged_model(logged.model_id)
 
 
 def set_champion(model_name: str, version) -> None:

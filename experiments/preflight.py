@@ -111,3 +111,59 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, redacted; its type when it has none."""
     text = str(exc).strip()
     return redact(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def full_disk_message(exc: BaseException) -> str | None:
+    """One line for a full disk (``ENOSPC``, or SQLite's "database or disk is full"), naming the
+    store or folder the user chose and how to move it; None for any other error."""
+    import errno
+
+    text = str(exc)
+    if "database or disk is full" in text:
+        return (f"no space left for the MLflow tracking database ({_tracking_database()}); free space there or "
+                "point MLFLOW_TRACKING_URI elsewhere")
+    if not (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        return None
+    paths = [p for p in (getattr(exc, "filename2", None), exc.filename) if p]  # a copy's destination first
+    full = next((p for p in paths if _free_bytes(p) < 1 << 20), paths[0] if paths else None)
+    if full is None:
+        return "no space left on the device; free space and run again"
+    where, setting = _owner(os.path.abspath(str(full)))
+    return f"no space left on {where}; free space there or point {setting} elsewhere"
+
+
+def _tracking_database() -> str:
+    uri = mlflow.get_tracking_uri()
+    return redact(uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri)
+
+
+def _free_bytes(path) -> int:
+    """Free bytes on the filesystem of ``path`` (its nearest existing folder); large if unknown."""
+    folder = os.path.abspath(str(path))
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    try:
+        stats = os.statvfs(folder or "/")
+        return stats.f_bavail * stats.f_frsize
+    except OSError:
+        return 1 << 62
+
+
+def _owner(path: str) -> tuple[str, str]:
+    """The folder the user chose that holds ``path``, and the setting that moves it."""
+    import tempfile
+
+    from clustering.embed import default_cache_dir
+
+    uri = mlflow.get_tracking_uri()
+    known = {os.path.join(os.getcwd(), "mlruns"): "the MLflow artifact store (MLFLOW_TRACKING_URI, or a server's "
+                                                  "--artifacts-destination)",
+             str(default_cache_dir()): "the embedding cache (CLUSTERING_CACHE_DIR)",
+             tempfile.gettempdir(): "the temporary folder (TMPDIR)"}
+    if uri.startswith("sqlite:///"):
+        known[os.path.dirname(os.path.abspath(uri.removeprefix("sqlite:///")))] = "the MLflow tracking database (MLFLOW_TRACKING_URI)"
+    holders = [folder for folder in known if path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)]
+    if not holders:
+        return os.path.dirname(path) or path, "the output"
+    folder = max(holders, key=len)
+    return folder, known[folder]

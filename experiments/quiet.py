@@ -35,6 +35,9 @@ _HARMLESS = [
 # MLflow's own log lines that repeat what our progress lines say, or warn about our own code.
 _HARMLESS_LOGS = {
     "mlflow.pyfunc": ("Passing a Python object as `python_model`",),  # our own class, pickled by us
+    # A database error with its whole traceback (e.g. a full disk), logged before MLflow raises it
+    # again: the error reaches the entry point, which says it in one line.
+    "mlflow.store.db.utils": ("SQLAlchemy database error",),
 }
 
 
