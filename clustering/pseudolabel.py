@@ -17,6 +17,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from clustering._utils import check_embeddings, check_n_clusters, check_texts, kneighbors, seed_of
 from clustering.base import ClusteringEstimator
+from clustering.transport import confident_core, sinkhorn, size_prior
+
+__all__ = ["AUTO_BALANCES", "PseudoLabelClusterer", "confident_core", "sinkhorn", "size_prior"]
 
 Callback = Callable[[int, dict], object]
 # Softmax temperature that turns squared distances to the k-means centres (at most 4 in
@@ -27,51 +30,6 @@ _INIT_TEMPERATURE = 0.05
 # (RSTC's prior, best on balanced corpora) and a quarter of the way to equal from the
 # partition's own sizes (best on most long tails in ``benchmarks.imbalance_probe``).
 AUTO_BALANCES = (1.0, 0.25)
-
-
-def sinkhorn(P: np.ndarray, sizes: np.ndarray | None = None, *, n_iter: int = 100) -> np.ndarray:
-    """Transport plan (n, k), rows summing to 1, from posterior ``P`` (n, k) to cluster ``sizes`` (k,).
-
-    Sinkhorn-Knopp scaling ``Q = diag(u) P diag(v)`` with row marginals ``1/n`` and column
-    marginals ``sizes / sizes.sum()`` (default: equal), i.e. the entropic optimal transport
-    of RSTC (eq. 5-6) and SeLa (Asano et al., ICLR 2020) with ``-log P`` as cost. Returned
-    rows are renormalised to sum to 1.
-    """
-    P = np.maximum(np.asarray(P, dtype=np.float64), 1e-12)
-    n, k = P.shape
-    cols = np.full(k, 1.0 / k) if sizes is None else np.asarray(sizes, dtype=np.float64) / np.sum(sizes)
-    rows, v = np.full(n, 1.0 / n), np.ones(k)
-    for _ in range(n_iter):
-        u = rows / (P @ v)
-        v = cols / (P.T @ u)
-    Q = P * v
-    return Q / Q.sum(axis=1, keepdims=True)
-
-
-def size_prior(sizes: np.ndarray, balance: float) -> np.ndarray:
-    """Target cluster shares (k,): ``sizes ** (1 - balance)`` times the uniform ``(1/k) ** balance``, normalised.
-
-    ``balance=1``: equal sizes (RSTC's prior); ``0``: the given (current partition's) sizes; in between
-    a geometric compromise, so a corpus whose topics differ in size is not forced equal.
-    """
-    shares = np.maximum(np.asarray(sizes, dtype=np.float64), 1.0) ** (1.0 - balance)
-    return shares / shares.sum()
-
-
-def confident_core(Q: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pseudo-labels ``argmax Q`` (n,) and a mask (n,) of the ``fraction`` of each cluster with the largest ``max Q``.
-
-    The same share of every cluster, and at least one member of each non-empty one, so a
-    small cluster keeps a training set.
-    """
-    labels = Q.argmax(axis=1)
-    confidence = Q.max(axis=1)
-    mask = np.zeros(len(labels), dtype=bool)
-    for cluster in np.unique(labels):
-        members = np.flatnonzero(labels == cluster)
-        n_keep = max(1, int(round(fraction * len(members))))
-        mask[members[np.argsort(-confidence[members], kind="stable")[:n_keep]]] = True
-    return labels, mask
 
 
 class PseudoLabelClusterer(ClusteringEstimator):
@@ -343,8 +301,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
         ``"cross_view"`` (also ``"auto"``'s score when ``select=None``): neighbour agreement and
         linear predictability in the Sentence-BERT view and the unweighted lexical view, each
         relative to that of k-means on the two-view features with as many clusters as the
-        partition uses (the k-means start itself when it uses all), averaged
-        (``clustering.selection.relative_score``), times ``coverage``. Against a reference of
+        partition uses (the k-means start itself when it uses all), averaged, times ``coverage``:
+        ``clustering.selection.CrossViewScore`` with that reference. Against a reference of
         the same granularity a partition does not score higher for merging topics, which both
         measures otherwise reward. ``"silhouette"``: the cosine silhouette in the Sentence-BERT
         space. Both on a seeded sample of 5,000 texts; computed lazily, so a fit that chooses
@@ -358,19 +316,18 @@ class PseudoLabelClusterer(ClusteringEstimator):
         views = {"sbert": emb}
         if self.svd_ is not None:
             views["lexical"] = normalize(self.svd_.transform(tfidf)).astype(np.float32)
-        graphs = {name: selection.neighbour_graph(Z, random_state=seed) for name, Z in views.items()}
-        references: dict[int, dict] = {}
+        partitions: dict[int, np.ndarray] = {}
 
-        def score(labels: np.ndarray) -> float:
-            used = len(np.unique(labels))
-            if used not in references:
-                partition = self.kmeans_.labels_ if used == self.n_clusters else (
-                    KMeans(used, n_init=3, random_state=seed).fit_predict(F) if used > 1 else np.zeros(len(F), int))
-                references[used] = selection.view_scores(views, partition, random_state=seed, graphs=graphs)
-            values = selection.view_scores(views, labels, random_state=seed, graphs=graphs)
-            return selection.relative_score(values, references[used]) * selection.coverage(labels, self.n_clusters)
+        def reference(view: str, rows: np.ndarray, used: int) -> np.ndarray:
+            """k-means on the two-view features ``F`` (every view judged against the same partition)."""
+            if used not in partitions:
+                partitions[used] = self.kmeans_.labels_ if used == self.n_clusters else (
+                    KMeans(used, n_init=3, random_state=seed).fit_predict(F))
+            return partitions[used]
 
-        return score
+        scorer = selection.CrossViewScore(self.n_clusters, measures=selection.CHOICE_MEASURES, reference=reference,
+                                          random_state=seed).fit_views(views, lazy=True)
+        return scorer.score
 
     def _fit_classifier(self, F: np.ndarray, y: np.ndarray, previous: LogisticRegression | None) -> LogisticRegression:
         """The round's logistic regression, started from the previous round's weights when it saw the same clusters.

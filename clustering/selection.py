@@ -154,28 +154,6 @@ def coverage(labels, n_clusters: int) -> float:
     return 1.0 if used >= n_clusters / 2.0 else used / float(n_clusters)
 
 
-def view_scores(views: dict, labels, *, measures=CHOICE_MEASURES, sample_size: int | None = 5000,
-                random_state=0, graphs: dict | None = None) -> dict[tuple[str, str], float]:
-    """``{(measure, view): value}`` of ``labels`` for every measure in every view of ``views`` (name -> rows).
-
-    ``graphs`` (view name -> ``neighbour_graph``, same sample) spares rebuilding them per partition.
-    """
-    graphs = graphs or {}
-    return {(measure, name): view_score(measure, Z, labels, sample_size=sample_size, random_state=random_state,
-                                        graph=graphs.get(name))
-            for name, Z in views.items() for measure in measures}
-
-
-def relative_score(values: dict, reference: dict) -> float:
-    """The mean of ``values[key] / reference[key]`` over the keys whose reference is above 0 (NaN if none).
-
-    ``values`` and ``reference`` are ``view_scores`` of a partition and of the one it is judged
-    against, which therefore scores 1.
-    """
-    ratios = [values[key] / ref for key, ref in reference.items() if ref > 0 and np.isfinite(values[key])]
-    return float(np.mean(ratios)) if ratios else float("nan")
-
-
 def view_score(measure: str, X, labels, *, sample_size: int | None = 5000, random_state=0,
                graph: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """One of ``MEASURES`` for ``labels`` in the view ``X`` (higher is better); ``graph`` for ``neighbours``."""
@@ -217,6 +195,10 @@ class CrossViewScore:
         Rows of the seeded sample every measure is computed on (None: all).
     n_init : int, default=10
         Restarts of each reference k-means.
+    reference : callable or None, default=None
+        ``reference(view, rows, n_clusters) -> labels``: the partition a view's measures are
+        divided by, for a partition that uses ``n_clusters`` clusters (``view`` is its name,
+        ``rows`` its rows). None: k-means with ``n_init`` restarts in that view.
     random_state : int, RandomState or None, default=0
         Seed of the SVD, the reference k-means and the samples.
 
@@ -252,12 +234,13 @@ class CrossViewScore:
     """
 
     def __init__(self, n_clusters: int, *, measures: tuple = MEASURES, lexical_dims: int = 128,
-                 sample_size: int | None = 5000, n_init: int = 10, random_state=0):
+                 sample_size: int | None = 5000, n_init: int = 10, reference=None, random_state=0):
         self.n_clusters = n_clusters
         self.measures = measures
         self.lexical_dims = lexical_dims
         self.sample_size = sample_size
         self.n_init = n_init
+        self.reference = reference
         self.random_state = random_state
 
     def fit(self, embeddings, texts=None):
@@ -265,25 +248,36 @@ class CrossViewScore:
 
         Without ``texts``, or texts without words, the embeddings are the one view.
         """
-        from clustering._utils import check_embeddings, check_n_clusters
+        from clustering._utils import check_embeddings
 
-        unknown = [m for m in self.measures if m not in MEASURES]
-        if unknown or not self.measures:
-            raise ValueError(f"measures must be names from {', '.join(MEASURES)}; got {self.measures!r}")
         emb = check_embeddings(embeddings, name="embeddings")
-        check_n_clusters(self.n_clusters, len(emb))
-        seed = seed_of(self.random_state)
-        self.views_ = {"sbert": emb}
+        views = {"sbert": emb}
         if texts is not None:
             texts = check_texts(texts)
             if len(texts) != len(emb):
                 raise ValueError(f"embeddings has {len(emb)} rows but there are {len(texts)} texts")
             try:
-                self.views_["lexical"] = lexical_view(texts, dims=self.lexical_dims, random_state=seed)
+                views["lexical"] = lexical_view(texts, dims=self.lexical_dims, random_state=seed_of(self.random_state))
             except ValueError:  # no words: the embeddings stay the one view
                 pass
+        return self.fit_views(views)
+
+    def fit_views(self, views: dict, *, lazy: bool = False):
+        """Use ``views`` (name -> rows, aligned) as they are, e.g. a method's own lexical view.
+
+        ``lazy``: fit the references when a partition is first scored, not now (``reference_``
+        is then absent until one is).
+        """
+        from clustering._utils import check_n_clusters
+
+        unknown = [m for m in self.measures if m not in MEASURES]
+        if unknown or not self.measures:
+            raise ValueError(f"measures must be names from {', '.join(MEASURES)}; got {self.measures!r}")
+        self.views_ = dict(views)
+        check_n_clusters(self.n_clusters, len(next(iter(self.views_.values()))))
         self.references_, self._graphs = {}, {}
-        self.reference_ = self._reference(self.n_clusters)
+        if not lazy:
+            self.reference_ = self._reference(self.n_clusters)
         return self
 
     def _graph(self, view: str, sample_size: int | None):
@@ -301,7 +295,8 @@ class CrossViewScore:
             seed = seed_of(self.random_state)
             values = {}
             for view, Z in self.views_.items():
-                labels = KMeans(n_clusters, n_init=self.n_init, random_state=seed).fit_predict(Z)
+                labels = (KMeans(n_clusters, n_init=self.n_init, random_state=seed).fit_predict(Z)
+                          if self.reference is None else np.asarray(self.reference(view, Z, n_clusters)))
                 for measure in self.measures:
                     values[measure, view] = view_score(measure, Z, labels, sample_size=self.sample_size,
                                                        random_state=seed, graph=self._graph(view, self.sample_size))

@@ -65,6 +65,7 @@ TOY = methods.Method("toy", "Farthest points", _make, frozenset({"sharpness"}), 
 def toy(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # the store's artifacts (./mlruns) land beside its database, not in the repository
     for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(uri)

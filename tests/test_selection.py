@@ -6,7 +6,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from clustering.selection import (MEASURES, CrossViewScore, coverage, lexical_view, neighbour_agreement,
-                                  neighbour_graph, predictability, relative_score, view_score, view_scores)
+                                  neighbour_graph, predictability, view_score)
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +132,20 @@ def test_a_remembered_neighbour_graph_is_the_one_computed_afresh_and_a_copy(two_
     assert not np.array_equal(other[0], rows) and len(selection._GRAPHS) == 2
 
 
-def test_relative_score_averages_the_ratios_with_a_positive_reference(two_views):
+def test_a_given_reference_is_what_each_view_divides_by(two_views):
     X, texts, y = two_views
-    views = {"sbert": X, "lexical": lexical_view(texts)}
-    values = view_scores(views, y)
-    assert set(values) == {(m, v) for m in ("neighbours", "predictability") for v in views}
-    assert relative_score(values, values) == pytest.approx(1.0)
-    assert relative_score({"a": 2.0, "b": 3.0}, {"a": 1.0, "b": 0.0}) == 2.0
-    assert np.isnan(relative_score({"a": 2.0}, {"a": -1.0}))
+    seen = []
+
+    def reference(view, rows, n_clusters):
+        seen.append((view, len(rows), n_clusters))
+        return y if n_clusters == len(np.unique(y)) else np.arange(len(y)) % n_clusters
+
+    scorer = CrossViewScore(len(np.unique(y)), measures=("neighbours", "predictability"), reference=reference)
+    scorer.fit_views({"sbert": X, "lexical": lexical_view(texts)}, lazy=True)
+    assert not hasattr(scorer, "reference_") and not seen  # lazy: nothing fitted before a partition is scored
+    assert scorer.score(y) == pytest.approx(1.0)  # the reference itself, in every view, by every measure
+    assert sorted(seen) == [("lexical", len(y), len(np.unique(y))), ("sbert", len(y), len(np.unique(y)))]
+    assert set(scorer.scores(y)) == {f"{m} in {v}" for m in ("neighbours", "predictability") for v in ("sbert", "lexical")}
 
 
 def test_without_texts_the_embeddings_are_the_one_view(two_views):

@@ -8,7 +8,6 @@ fit to seconds; what is checked is the wiring, not the quality (benchmarks/ meas
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -19,7 +18,6 @@ import pytest
 from experiments import search_space
 from experiments.config import RunConfig
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = '{"max_seq_length": 16, "trainable_layers": 1, "batch_size": 16, "n_init": 2, "contrastive_weight": 0.5}'
 
 
@@ -101,7 +99,7 @@ def evaluated(tmp_path_factory, ag_news_csv):
     cmd = [sys.executable, "-m", "experiments", "evaluate", "--method", "selftrain", "--data", str(ag_news_csv),
            "--n_per_class", "12", "--n_seeds", "1", "--params", TINY, "--tsne_points", "48",
            "--model_name", "st-clusters", "--experiment_name", "st", "--study_name", "st"]
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, timeout=600)  # its mlruns/ there
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"uri": env["MLFLOW_TRACKING_URI"], "output": proc.stdout}
 
@@ -143,7 +141,7 @@ def test_main_with_selftrain_tunes_evaluates_and_registers_it(tmp_path, ag_news_
            "--n_per_class", "12", "--n_seeds", "1", "--n_trials", "1", "--max_epochs", "1",
            "--max_pretrain_epochs", "2", "--tsne_points", "48", "--storage", f"sqlite:///{tmp_path}/optuna.db",
            "--model_name", "st-main", "--experiment_name", "st-main", "--study_name", "st-main"]
-    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)  # its mlruns/ there
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     client = mlflow.MlflowClient(env["MLFLOW_TRACKING_URI"])
     runs = client.search_runs([client.get_experiment_by_name("st-main").experiment_id])
