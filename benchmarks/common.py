@@ -30,6 +30,7 @@ RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 # The AG News test split shipped inside the package (clustering/datasets/), gzipped CSV.
 AG_NEWS_CSV = ROOT / "clustering" / "datasets" / "ag_news_test.csv.gz"
 N_CLASSES = 4
+CORPUS_NAMES = {"ag_news": "AG News", "stackoverflow": "StackOverflow", "biomedical": "Biomedical"}
 
 
 def bench_threads() -> int:
@@ -224,11 +225,9 @@ def save_result(path: Path, result: dict) -> None:
     """Write one benchmark's ``result`` as JSON to ``path`` and regenerate ``RESULTS.md`` from all of them."""
     import json
 
-    from benchmarks import report
-
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"{relative(path)} written, {relative(report.write_results_md())} regenerated")
+    print(f"{relative(path)} written, {relative(regenerate_results())} regenerated")
 
 
 def interleaved(seeds: list[int], items: list[str]):
@@ -306,3 +305,27 @@ def spearman(a, b) -> float:
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
     return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+def seconds(s: float) -> str:
+    """A duration as a table shows it: ``1,234 s``, ``12.34 s``, ``5.0 ms``, ``80 µs``."""
+    if s >= 100:
+        return f"{s:,.0f} s"
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s * 1e6:.0f} µs"
+
+
+def mean_std(runs: list[dict], key: str) -> str:
+    """``runs``' mean ± std of ``key``, three decimals."""
+    values = [r[key] for r in runs]
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def regenerate_results() -> Path:
+    """Rebuild ``RESULTS.md`` from every saved result, in a process of its own (``python -m benchmarks.report``),
+    so no benchmark module imports the report that imports them."""
+    subprocess.run([sys.executable, "-m", "benchmarks.report"], cwd=ROOT, check=True)
+    return RESULTS_MD

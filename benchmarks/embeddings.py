@@ -53,7 +53,128 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks import common
-from benchmarks.report import CONTROL, QUALITY_TOLERANCE, ROUTES, SPEED_GOAL
+
+
+# -- its section of RESULTS.md ------------------------------------------------------------
+# -- embedding precision --------------------------------------------------------------------------
+
+
+# -- embeddings (benchmarks.embeddings) -------------------------------------------------------------
+ROUTES = {
+    "bare": "bare SentenceTransformer.encode (float32)",
+    "float32": "embed_texts, precision='float32' (the default)",
+    "bfloat16": "embed_texts, precision='bfloat16'",
+    "bfloat16-mixed": "embed_texts, precision='bfloat16-mixed' (autocast)",
+    "int8": "embed_texts, precision='int8' (per channel)",
+    "int8_per_tensor": "int8, one scale per weight matrix (benchmark only)",
+}
+# Not a route: KMeans on the float32 embeddings with their rows shuffled. Nothing about the
+# embeddings changes, only KMeans' path, so its change from float32 is the noise floor of the
+# comparison at this number of seeds.
+CONTROL = "float32_shuffled"
+SPEED_GOAL = 1.5  # route throughput / bare encode throughput, at least
+QUALITY_TOLERANCE = 0.005  # |route - float32| in mean ACC and in mean NMI, at most, on every corpus
+
+
+def _delta_text(deltas: dict | None, corpus: str) -> str:
+    """" (+0.0040 ± 0.0010 / -0.0010 ± 0.0005)": the change from float32 in ACC / NMI, paired by
+    seed, ± its standard error; empty where not measured."""
+    d = (deltas or {}).get(corpus)
+    if not d:
+        return ""
+    return " (" + " / ".join(f"{d[m]['mean']:+.4f} ± {d[m]['se']:.4f}" for m in ("acc", "nmi")) + ")"
+
+
+def _ci_text(s: dict) -> str:
+    return "yes" if s["ci_within"] else ("no (outside)" if s["ci_outside"] else "undecided")
+
+
+def embeddings_rows(result: dict) -> list[dict]:
+    """One row per route: throughput, ratio to the bare encode, cosine to it, and per corpus
+    mean ACC / NMI with the difference to float32 ± its standard error."""
+
+    summary, quality = result["summary"], result.get("quality") or {}
+    corpora = result["config"]["corpus_list"]
+    rows = []
+    for route in result["config"]["route_list"]:
+        s = summary[route]
+        cos = [result["cosine"][c][route] for c in corpora]
+        row = {"route": ROUTES.get(route, route), "texts/s": f"{s['texts_per_s']:,.0f}",
+               "x bare encode": f"{s['ratio']:.2f} ({s['ratio_min']:.2f}-{s['ratio_max']:.2f})",
+               "cosine to float32 (mean / min)": f"{np.mean([c['mean'] for c in cos]):.6f} / "
+                                                 f"{min(c['min'] for c in cos):.6f}"}
+        for c in corpora:
+            runs, ref = quality.get(c, {}).get("float32" if route == "bare" else route), quality.get(c, {}).get("float32")
+            if runs and ref:
+                acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+                row[f"{common.CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                    f"{acc:.4f} / {nmi:.4f}" + ("" if route in ("bare", "float32") else _delta_text(s.get("deltas"), c)))
+        if "holds_quality" in s and route not in ("bare", "float32"):
+            row["within 0.005 everywhere"] = "yes" if s["holds_quality"] else "no"
+            if "ci_within" in s:  # results from before the paired standard errors lack it
+                row["95% intervals inside ±0.005"] = _ci_text(s)
+            row[">= 1.5x and within"] = "**yes**" if s["meets_goal"] else "no"
+        rows.append(row)
+    if CONTROL in summary:
+        row = {"route": "control: float32, rows shuffled (KMeans noise)"}
+        for c in corpora:
+            runs = quality[c][CONTROL]
+            acc, nmi = (float(np.mean([r[m] for r in runs])) for m in ("acc", "nmi"))
+            row[f"{common.CORPUS_NAMES.get(c, c)} ACC / NMI (vs float32)"] = (
+                f"{acc:.4f} / {nmi:.4f}" + _delta_text(summary[CONTROL].get("deltas"), c))
+        row["within 0.005 everywhere"] = "yes" if summary[CONTROL]["holds_quality"] else "no"
+        if "ci_within" in summary[CONTROL]:
+            row["95% intervals inside ±0.005"] = _ci_text(summary[CONTROL])
+        rows.append(row)
+    return rows
+
+
+def embeddings_verdicts(result: dict) -> list[str]:
+    """The goal, route by route, one sentence each."""
+
+    out = []
+    for route, s in result["summary"].items():
+        if route in ("bare", "float32", CONTROL) or "holds_quality" not in s:
+            continue
+        verdict = "**meets the goal**" if s["meets_goal"] else "misses the goal"
+        out.append(f"{ROUTES.get(route, route)}: {s['ratio']:.2f}x the bare encode (goal >= {SPEED_GOAL}); largest "
+                   f"change in mean ACC {s['worst_acc_delta']:+.4f}, in mean NMI {s['worst_nmi_delta']:+.4f} "
+                   f"(tolerance {QUALITY_TOLERANCE}): {verdict}; {_ci_sentence(s)}.")
+    control = result["summary"].get(CONTROL)
+    if control:
+        out.append(f"Noise floor: the float32 embeddings themselves, rows shuffled, move the {result['config']['n_seeds']}-"
+                   f"seed means by up to {control['worst_acc_delta']:+.4f} ACC and {control['worst_nmi_delta']:+.4f} NMI"
+                   + (f"; {_ci_sentence(control)}." if "ci_within" in control else "."))
+    fp32 = result["summary"].get("float32")
+    if fp32:
+        out.append(f"`embed_texts` at float32 runs at {fp32['ratio']:.2f}x the bare encode: it adds no speed trick of "
+                   f"its own (sentence-transformers already sorts texts by length before batching, for both).")
+    return out
+
+
+def _ci_sentence(s: dict) -> str:
+    if s.get("ci_within"):
+        return f"every 95% interval lies inside ±{QUALITY_TOLERANCE}"
+    if s.get("ci_outside"):
+        return f"some 95% interval lies wholly outside ±{QUALITY_TOLERANCE}"
+    return f"some 95% interval straddles ±{QUALITY_TOLERANCE}: these seeds cannot tell"
+
+
+def markdown(result: dict) -> str:
+    cfg = result["config"]
+    n = ", ".join(f"{common.CORPUS_NAMES.get(c, c)} {result['n_texts'][c]:,}" for c in cfg["corpus_list"])
+    parts = [common.machine_line(result.get("machine")),
+             f"Speed: {cfg['timing_texts']:,} seeded texts per corpus, every route on the same texts in each of "
+             f"{cfg['rounds']} rounds (order rotating); 'x bare encode' is the median (and range) over rounds and "
+             f"corpora of bare-encode time / route time within one round; texts/s is over the three samples together. "
+             f"Quality: every text of each corpus ({n}), MiniLM + KMeans (`EmbeddingKMeans`, k = the true number of "
+             f"classes, n_init 10) with seeds 0-{cfg['n_seeds'] - 1}, mean ACC / NMI; in brackets the change from "
+             f"float32 ± its standard error, the runs paired by seed (sd of the per-seed differences / sqrt(seeds)); "
+             f"'95% intervals inside' asks whether every change ± 1.96 SE lies inside ±{QUALITY_TOLERANCE}. "
+             f"Cosine: each text's embedding against the bare encode's, over the timing samples.",
+             common.markdown_table(embeddings_rows(result)),
+             "\n".join(f"- {line}" for line in embeddings_verdicts(result))]
+    return "\n\n".join(parts)
 
 OUT = common.RESULTS_DIR / "embeddings.json"
 
@@ -297,12 +418,11 @@ def main(argv=None) -> int:
     result = run(config, command, echo=lambda line: print(line, flush=True))
     common.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
-    from benchmarks import report
 
-    print(report.markdown_table(report.embeddings_rows(result)))
-    for line in report.embeddings_verdicts(result):
+    print(common.markdown_table(embeddings_rows(result)))
+    for line in embeddings_verdicts(result):
         print("-", line)
-    report.write_results_md()
+    common.regenerate_results()
     print(f"{common.relative(OUT)} written; {common.relative(common.RESULTS_MD)} regenerated")
     return 0
 

@@ -133,7 +133,6 @@ def summary(runs: list[dict]) -> dict[str, dict]:
 
 def markdown(result: dict) -> str:
     """The section of RESULTS.md: what was run, one row per case (ACC / NMI, means of the seeds), and what follows."""
-    from benchmarks.report import _machine_line
 
     head = ["case", "texts", "k", "largest / smallest", "MiniLM + KMeans", "defaults", "defaults chose",
             "clusters used by defaults / at 0.25",
@@ -160,7 +159,7 @@ def markdown(result: dict) -> str:
             emptied.append(f"{case} ({runs[0]['k'] - s['pseudo-labelling defaults']['clusters']:g} of {runs[0]['k']})")
     n_seeds = len(next(iter(result["cases"].values()))["runs"])
     merged = {case: entry["machine"] for case, entry in result["cases"].items() if "machine" in entry}
-    text = [_machine_line(result.get("machine")),
+    text = [common.machine_line(result.get("machine")),
             f"ACC / NMI, means of {n_seeds} seed(s). `<corpus>:<r>`: the classes in a seeded order, each keeping "
             "a geometrically falling share, the largest r times the smallest; `zipf<s>`: the 44 classes of the "
             "three corpora in one set, sizes `min(400, 5 + 20 Pareto(1))`; `tiny<s>`: the same, sizes "
@@ -199,9 +198,8 @@ def main(argv=None) -> int:
         result["machine"] = common.machine_info(command)
     OUT.write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(markdown(result))
-    from benchmarks import report
 
-    print(f"{common.relative(report.write_results_md())} regenerated")
+    print(f"{common.relative(common.regenerate_results())} regenerated")
     return 0
 
 

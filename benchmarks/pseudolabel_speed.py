@@ -98,7 +98,6 @@ def summarise(runs: list[dict]) -> dict:
 
 def markdown(result: dict) -> str:
     """The RESULTS.md section for ``pseudolabel_speed.json``."""
-    from benchmarks.report import _machine_line, markdown_table
 
     rows = []
     for case, s in result["summary"].items():
@@ -114,13 +113,13 @@ def markdown(result: dict) -> str:
                          "speed-up (median of pairs)": f"**{s['median_ratio']:.2f}x**" if v == "after" else "",
                          "ARI before/after": f"{s['ari_before_after']:.3f}" if v == "after" else ""})
     return "\n\n".join([
-        _machine_line(result["machine"]),
+        common.machine_line(result["machine"]),
         f"`PseudoLabelClusterer` defaults, each fit in its own process, before/after interleaved; before = "
         f"`clustering/pseudolabel.py` at `{result['baseline'][:7]}` (read with `git show`). Seeds: "
         f"{', '.join(map(str, result['seeds']))}. `many89` and `many152` are seeded draws of StackOverflow (20 topics) "
         "clustered into Tweet's and GoogleNews' numbers of clusters, for time only: their ACC/NMI mean nothing. "
         "ARI before/after compares the two versions' partitions of the same seed.",
-        markdown_table(rows)])
+        common.markdown_table(rows)])
 
 
 def main(argv=None) -> int:

@@ -41,6 +41,88 @@ import numpy as np
 
 from benchmarks import common
 
+
+# -- its section of RESULTS.md ------------------------------------------------------------
+# -- selection ----------------------------------------------------------------------------------
+SELECTION_ROWS = ("SBERT + KMeans", "DEC (seed report settings)", "IDEC (seed report settings)",
+                  "study's best trial", "oracle trial (labels)")
+_OLD_NAMES = {"default champion": "study's best trial"}  # results written before the rename
+
+
+def suite_champion(rows: dict) -> str:
+    """The row ``mlflow run .`` registers among MiniLM + KMeans, the study's best trial and the
+    seed report's DEC, by the suite's own rule (``entry_points._best_candidate``)."""
+    from experiments.config import RunConfig
+    from experiments.entry_points import _best_candidate
+
+    candidates = {name: ([{"objective": r["objective"] if "objective" in r else r["silhouette"]} for r in rows[name]], [], "")
+                  for name in ("SBERT + KMeans", "study's best trial", "DEC (seed report settings)")}
+    return _best_candidate(RunConfig(), candidates)
+
+
+def markdown(cases: list[dict]) -> str:
+    """The starting-point table, the score-correlation table and the verdicts, one row per case."""
+    if not cases:
+        return ""
+    quality, rhos, deltas = [], [], []
+    labels = {key: label for c in cases for key, label in c.get("score_labels", {}).items()}
+    for c in cases:
+        rows = {_OLD_NAMES.get(name, name): runs for name, runs in c["rows"].items()}
+        row = {"case": c["case"], "texts": f"{c['n_texts']:,}", "k": c["k"], "trials": len(c.get("trials", []))}
+        for name in SELECTION_ROWS:
+            row[name] = f"{common.mean_std(rows[name], 'acc')} / {common.mean_std(rows[name], 'nmi')}"
+        row["study's best trial"] += f" (#{c['champion']['number']} {c['champion']['params'].get('method')})"
+        chosen = suite_champion(rows)
+        km, ch = rows["SBERT + KMeans"], rows[chosen]
+        delta = {m: float(np.mean([r[m] for r in ch]) - np.mean([r[m] for r in km])) for m in ("acc", "nmi")}
+        deltas.append((c["case"], delta))
+        row["champion"] = chosen
+        row["champion - KMeans (ACC / NMI)"] = f"{delta['acc']:+.3f} / {delta['nmi']:+.3f}"
+        row["median trial ACC"] = f"{c['median_trial_acc']:.3f}"
+        row["default study"] = common.seconds(c["default_study_s"])
+        quality.append(row)
+        for key, r in c["correlations"].items():
+            rhos.append({"case": c["case"], "score": labels.get(key, key),
+                         "rho ACC (all)": f"{r['rho_acc']:+.2f}", "rho NMI (all)": f"{r['rho_nmi']:+.2f}",
+                         "rho ACC (best quarter)": f"{r['rho_acc_top']:+.2f}",
+                         "rho NMI (best quarter)": f"{r['rho_nmi_top']:+.2f}",
+                         "ACC of its pick": f"{r['picked_acc']:.3f}", "gap to best trial": f"{r['gap_acc']:.3f}"})
+    below = [f"{case} ({d['acc']:+.3f} ACC, {d['nmi']:+.3f} NMI)" for case, d in deltas
+             if d["acc"] < -0.005 or d["nmi"] < -0.005]
+    mean_delta = {m: float(np.mean([d[m] for _, d in deltas])) for m in ("acc", "nmi")}
+    worst = []
+    for key in dict.fromkeys(k for c in cases for k in c["correlations"]):
+        label = labels.get(key, key)
+        values = [c["correlations"][key] for c in cases if key in c["correlations"]]
+        if values:
+            worst.append({"score": label, "cases": len(values),
+                          "worst rho ACC (all)": f"{np.nanmin([v['rho_acc'] for v in values]):+.2f}",
+                          "worst rho NMI (all)": f"{np.nanmin([v['rho_nmi'] for v in values]):+.2f}",
+                          "mean gap of its pick to the best trial (ACC)":
+                              f"{np.nanmean([v['gap_acc'] for v in values]):.3f}"})
+    first = cases[0]
+    loads = [c["machine"]["load_average"][0] for c in cases if (c.get("machine") or {}).get("load_average")]
+    parts = [common.machine_line(first.get("machine"))
+             + (f" The cases ran as parallel processes; load averages at their ends {min(loads):.1f}-{max(loads):.1f}, "
+                "so times are those of a busy machine." if len(loads) > 1 else ""),
+             f"Per case: the default study (search space, sampler, pruner, queued first trials and objective of "
+             f"`mlflow run .`, untracked) run to the completed trials in column 'trials'; the **study's best "
+             f"trial** is its best by the objective among the first {first['config']['default_trials']} (what the "
+             f"default study picks), the **oracle** its best trial by ACC (labels read for this row only); each "
+             f"refitted with {first['config']['n_seeds']} seeds (ACC / NMI, mean ± std). The **champion** is the row "
+             f"`mlflow run . -P n_seeds={first['config']['n_seeds']}` registers: MiniLM + KMeans, unless the study's "
+             f"best trial or the seed report's DEC has a better mean objective over the seeds by more than the "
+             f"standard error of the difference. 'default study' is the "
+             f"wall time of those first trials on this machine, pruned ones included.",
+             common.markdown_table(quality),
+             f"Champion below MiniLM + KMeans by more than 0.005 ACC or NMI: "
+             f"{', '.join(below) if below else 'no case'}. Mean over the {len(deltas)} cases: "
+             f"{mean_delta['acc']:+.3f} ACC, {mean_delta['nmi']:+.3f} NMI.",
+             "Label-free scores against quality, every completed trial of each study (Spearman's rho; 'best "
+             "quarter' = the trials with the top quarter of ACC; 'its pick' = the trial the score ranks first):",
+             common.markdown_table(worst), "<details><summary>per case</summary>\n\n" + common.markdown_table(rhos) + "\n\n</details>"]
+    return "\n\n".join(parts)
+
 SIZES = ("full", "1000")
 CASES = tuple(f"{c}:{s}" for c in common.CORPORA for s in SIZES)
 OUT_DIR = common.RESULTS_DIR / "selection"
@@ -197,7 +279,7 @@ def run_case(case: str, config: SelectionConfig, echo=print) -> dict:
     champion = max(first, key=lambda t: t["value"])
     oracle = max(trials, key=lambda t: t["acc"])
     default_study_s = first[-1]["elapsed_s"]
-    rows = {  # the champion is one of the first three: see benchmarks.report.suite_champion
+    rows = {  # the champion is one of the first three: see suite_champion
         "SBERT + KMeans": fit_seeds(default_params("kmeans"), data, k, seeds),
         "DEC (seed report settings)": fit_seeds(default_params("dec"), data, k, seeds),
         "IDEC (seed report settings)": fit_seeds(default_params("idec"), data, k, seeds),
@@ -238,9 +320,8 @@ def main(argv=None) -> int:
     for case in config.case_list:
         result = run_case(case, config)
         case_file(case).write_text(json.dumps(result, indent=1, default=float) + "\n")
-    from benchmarks import report
 
-    print(f"{common.relative(report.write_results_md())} regenerated")
+    print(f"{common.relative(common.regenerate_results())} regenerated")
     return 0
 
 

@@ -11,13 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # benchmarks/ is a folder of scripts, not an installed package
     sys.path.insert(0, str(REPO))
 
-from benchmarks import common, quality, report, scale  # noqa: E402
+from benchmarks import common, embeddings, quality, report, run_speed, scale, selection, sota  # noqa: E402
 
 
 def test_markdown_table_joins_columns_and_escapes_pipes():
-    text = report.markdown_table([{"a": 1, "b": "x|y"}, {"a": 2, "c": 3}])
+    text = common.markdown_table([{"a": 1, "b": "x|y"}, {"a": 2, "c": 3}])
     assert text.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1 | x\\|y |  |", "| 2 |  | 3 |"]
-    assert report.markdown_table([]) == "(no rows)"
+    assert common.markdown_table([]) == "(no rows)"
 
 
 def test_synthetic_embeddings_are_unit_rows_in_equal_shares():
@@ -82,7 +82,7 @@ def test_scale_table_reports_growth_against_the_previous_size():
 
 
 def test_scale_markdown_renders_real_records(scale_records):
-    text = report.scale_markdown({"records": scale_records, "settings": {"big_rows": 200_000}})
+    text = scale.markdown({"records": scale_records, "settings": {"big_rows": 200_000}})
     assert "| 300 | synthetic mixture | 2+2 |" in text and "n^" in text
 
 
@@ -153,7 +153,7 @@ def test_quality_table_and_results_md(tmp_path, scale_records):
     result = {"datasets": [{"key": "test", "name": "AG News test (7,600)", "n": 7600, "runs": runs}],
               "methods": {"sbert": "SBERT + KMeans"}, "own_space": {"sbert": "SBERT, cosine"},
               "tuned": {"source": "a file", "params": {"lr": 0.001}}}
-    rows = report.quality_rows(result["datasets"][0], result["methods"], result["own_space"])
+    rows = quality.quality_rows(result["datasets"][0], result["methods"], result["own_space"])
     assert rows[0]["ACC"] == "0.800 ± 0.000" and rows[0]["fit time"] == "1.0 ± 0.0 s"
     assert [r["method"].split(",")[0] for r in rows[1:]] == ["published: seed report", "published: seed report",
                                                              "published: SCCL (Zhang et al."]
@@ -197,7 +197,7 @@ def test_merge_replaces_only_the_methods_run_now_and_keeps_where_each_came_from(
     assert list(merged["methods"]) == ["tfidf", "sbert", "selftrain"]
     provenance = merged["datasets"][0]["provenance"]
     assert provenance["tfidf"]["command"] == "old" and provenance["sbert"]["command"] == "new"
-    text = report.quality_markdown(merged)
+    text = quality.markdown(merged)
     assert "more than one run" in text and "`old`" in text and "`new`" in text
 
 
@@ -212,9 +212,9 @@ def test_load_tuned_fills_the_defaults(tmp_path):
 def test_goal_line_names_the_best_row_and_the_distance():
     runs = {"sbert": [{"acc": 0.83, "nmi": 0.59}] * 5, "selftrain": [{"acc": 0.84, "nmi": 0.62}] * 5,
             "lucky": [{"acc": 0.95, "nmi": 0.9}]}  # one seed: not a result
-    line = report.goal_line({"runs": runs}, {"selftrain": "self-training"})
+    line = quality.goal_line({"runs": runs}, {"selftrain": "self-training"})
     assert "self-training, ACC 0.840 / NMI 0.620" in line and "short by 0.050 ACC, 0.080 NMI" in line
-    assert "met." in report.goal_line({"runs": {"x": [{"acc": 0.9, "nmi": 0.71}] * 5}}, {})
+    assert "met." in quality.goal_line({"runs": {"x": [{"acc": 0.9, "nmi": 0.71}] * 5}}, {})
 
 
 # -- selection ----------------------------------------------------------------------------------
@@ -269,16 +269,16 @@ def _selection_case():
 
 def test_selection_markdown_gives_the_verdicts():
     case = _selection_case()
-    text = report.selection_markdown([case])
+    text = selection.markdown([case])
     assert "| tiny:full | 100 | 2 | 0 | 0.800 ± 0.000 / 0.600 ± 0.000 |" in text  # no trial list in this case
     assert "-0.010 / +0.010" in text and "tiny:full (-0.010 ACC, +0.010 NMI)" in text
     assert "| study's best trial | -0.010 / +0.010 |" in text  # the champion column names the row
     # the suite's rule: the best mean objective over seeds; a tie keeps MiniLM + KMeans
     rows = dict(case["rows"])
     rows["study's best trial"] = rows["SBERT + KMeans"][:1] * 2
-    assert report.suite_champion(rows) == "SBERT + KMeans"
+    assert selection.suite_champion(rows) == "SBERT + KMeans"
     assert "| silhouette, fixed | 1 | +0.90 | +0.80 | 0.050 |" in text
-    assert report.selection_markdown([]) == ""
+    assert selection.markdown([]) == ""
 
 
 def _fit_speed_runs():
@@ -299,7 +299,7 @@ def test_fit_speed_summary_pairs_runs_by_seed():
     assert s["acc_after"] - s["acc_before"] == pytest.approx(0.002)
     assert s["after_over_clustpy"] == pytest.approx(9.5 / 11.8 / (11 / 6))
     result = {"machine": None, "baseline": fit_speed.BASELINE, "seeds": [0, 1], "summary": {"dec": s}}
-    assert "1.83x faster" in report.fit_speed_markdown(result) and ": met." in report.fit_speed_markdown(result)
+    assert "1.83x faster" in fit_speed.markdown(result) and ": met." in fit_speed.markdown(result)
 
 
 def test_fit_speed_baseline_is_the_old_code_with_its_own_pretrain(monkeypatch):
@@ -452,14 +452,14 @@ def test_embeddings_summary_says_when_the_seeds_cannot_tell():
     assert verdict["holds_quality"] is True and verdict["worst_acc_delta"] == pytest.approx(-0.004)
     assert verdict["deltas"]["c"]["acc"]["se"] == pytest.approx(np.std([-0.02, 0.01, 0.004, -0.01], ddof=1) / 2)
     assert verdict["ci_within"] is False and verdict["ci_outside"] is False
-    lines = report.embeddings_verdicts({"summary": {"r": {**verdict, "ratio": 2.0, "meets_goal": True}},
+    lines = embeddings.embeddings_verdicts({"summary": {"r": {**verdict, "ratio": 2.0, "meets_goal": True}},
                                         "config": {"n_seeds": 4}})
     assert lines[0].endswith("**meets the goal**; some 95% interval straddles ±0.005: these seeds cannot tell.")
 
 
 def test_embeddings_table_and_verdicts():
     result = _embeddings_result(0.004)
-    rows = report.embeddings_rows(result)
+    rows = embeddings.embeddings_rows(result)
     assert [r["x bare encode"] for r in rows[:4]] == ["1.00 (1.00-1.00)", "1.00 (1.00-1.00)", "3.00 (2.00-4.00)",
                                                   "4.00 (4.00-4.00)"]
     assert rows[0]["AG News ACC / NMI (vs float32)"] == "0.8000 / 0.7000"  # the bare encode's are float32's
@@ -467,7 +467,7 @@ def test_embeddings_table_and_verdicts():
     assert rows[2][">= 1.5x and within"] == "**yes**" and rows[3]["within 0.005 everywhere"] == "no"
     assert rows[2]["95% intervals inside ±0.005"] == "yes" and rows[3]["95% intervals inside ±0.005"] == "no (outside)"
     assert rows[3]["cosine to float32 (mean / min)"] == "0.970000 / 0.900000"
-    lines = report.embeddings_verdicts(result)
+    lines = embeddings.embeddings_verdicts(result)
     assert lines[0].endswith("(tolerance 0.005): **meets the goal**; every 95% interval lies inside ±0.005.")
     assert "3.00x" in lines[0]
     assert "misses the goal" in lines[1] and "-0.1000" in lines[1]
@@ -475,7 +475,7 @@ def test_embeddings_table_and_verdicts():
                         "+0.0030 ACC and -0.0010 NMI; every 95% interval lies inside ±0.005.")
     assert rows[4]["route"].startswith("control") and rows[4]["AG News ACC / NMI (vs float32)"] == (
         "0.8030 / 0.6990 (+0.0030 ± 0.0000 / -0.0010 ± 0.0000)")
-    markdown = report.embeddings_markdown(result)
+    markdown = embeddings.markdown(result)
     assert "| route | texts/s | x bare encode |" in markdown and f"- {lines[0]}" in markdown
     assert "AG News 100, Biomedical 200" in markdown
 
@@ -487,12 +487,12 @@ def test_run_speed_section_says_the_time_against_the_limit_and_the_reloaded_cham
     result = {"baseline": "8cf76e1", "limit_s": 180.0,
               "pairs": [{"before": run, "now": {**run, "wall_s": 200.0, "trials": 10, "skipped": 0, "check": check},
                          "ratio": 2.0}]}
-    text = report.run_speed_markdown(result)
+    text = run_speed.markdown(result)
     assert "Slowest run now 200 s against a limit of 180 s: NOT met" in text
     assert "| 1 | now | 200 s | 1500 MiB | 10 | 0 | SBERT + KMeans, seed 0 | 0.851 / 0.630 | 0.851 / 0.630 |" in text
     # a result saved before the limit was the goal still renders against its own goal
     old = {"baseline": "0f2c4c8", "goal": 2.2, "pairs": [{"before": run, "now": run, "ratio": 1.0}]}
-    assert "Goal 2.2x: NOT met" in report.run_speed_markdown(old)
+    assert "Goal 2.2x: NOT met" in run_speed.markdown(old)
 
 
 # -- sota -----------------------------------------------------------------------------------------
@@ -504,7 +504,7 @@ def test_sota_markdown_rows_and_goal_gaps():
                                                                        "peak_rss_mib": 500},
                                                    "pseudo-labelling (PseudoLabelClusterer defaults)": {
                                                        "runs": [run(0.8, 10.0), run(0.9, 10.0)], "peak_rss_mib": 600}}}}}
-    text = report.sota_markdown(result)
+    text = sota.markdown(result)
     assert "| stackoverflow | 20,000 | 20 | MiniLM + KMeans | 2 | 0.710 ± 0.010 | 0.500 ± 0.000 | 3.0 ± 1.0 | 1.5 | 500 |" in text
     assert "ACC 0.850 vs 0.84 (+0.010)" in text
     assert "- stackoverflow: ACC +0.140, NMI +0.000" in text  # against MiniLM + KMeans
@@ -524,12 +524,12 @@ def test_training_precision_pairs_seeds_and_judges_each_case():
     result = {"machine": None, "cases": {
         f"ag_news/{m}": {"corpus": "ag_news", "model": m, "n_texts": 7600, "k": 4, "runs": r,
                          "summary": training_precision.summarise(r)} for m, r in (("dec", close), ("idec", far))}}
-    md = report.training_precision_markdown(result)
+    md = training_precision.markdown(result)
     assert "AG News DEC: holds the quality: within 0.005" in md
     assert "AG News IDEC: does NOT hold the quality: ACC and NMI worse" in md
     flipped = {**result["cases"]["ag_news/idec"], "runs": {"float32": far["bfloat16"], "bfloat16": far["float32"]}}
     flipped["summary"] = training_precision.summarise(flipped["runs"])
-    assert "better by more than 0.005" in report.training_precision_markdown({"machine": None, "cases": {"x": flipped}})
+    assert "better by more than 0.005" in training_precision.markdown({"machine": None, "cases": {"x": flipped}})
     assert "+0.0040 ± 0.0020" in md and "(2.00x)" in md
 
 
