@@ -1,23 +1,9 @@
-"""Deep Embedded Clustering (Xie et al., ICML 2016) and Improved DEC (Guo et al., IJCAI 2017).
+"""Deep Embedded Clustering (Xie et al., ICML 2016) and Improved DEC (Guo et al., IJCAI 2017): ``DEC``, ``IDEC``.
 
-Texts never reach this module: the estimators take sentence embeddings ``X`` of shape
-(n_samples, n_features), pretrain an autoencoder on them, initialise cluster centres with
-KMeans on the latent codes, then sharpen the clusters by minimising KL(P || Q) between the
-Student-t soft assignment Q and its target distribution P. IDEC keeps the decoder and adds
-the reconstruction loss so the latent space does not collapse. Neither reads true labels.
-
-Two options make them safe to use beyond the seed report's AG News (both off by default,
-so the defaults stay the seed report's model):
-
-- ``init="input"`` starts from KMeans on the input embeddings instead of on the latent
-  codes: an autoencoder trained to reconstruct loses some of the cluster structure (on a
-  20-class corpus AE + KMeans is far below KMeans on the embeddings), and DEC cannot
-  recover what its starting partition lacks.
-- ``early_stopping=True`` scores every target update's hard assignment without labels
-  (silhouette in the input space, cosine, on a seeded sample), stops after ``patience``
-  updates without a better score and restores the best state, the starting one included.
-  The KL step sharpens whatever it starts from; on many-class corpora that drifts away from
-  the data's structure, and this is what notices.
+The estimators take sentence embeddings, pretrain an autoencoder on them, start the cluster
+centres from KMeans and minimise KL(P || Q) between the Student-t soft assignment Q and its
+sharpened target P; IDEC keeps the reconstruction loss. ``init="input"`` and
+``early_stopping=True`` are the study's safer variant: ``docs/dec.md`` says why.
 """
 
 from __future__ import annotations
@@ -28,6 +14,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from clustering._utils import check_embeddings, check_n_clusters, resolve_device, seed_of, torch_generator
+from clustering._monitor import _Monitor
 from clustering.base import ClusteringEstimator
 
 Callback = Callable[[int, dict], object]
@@ -389,52 +376,3 @@ def _input_kmeans(X: np.ndarray, n_clusters: int, n_init: int, random_state) -> 
             _INPUT_KMEANS.pop(next(iter(_INPUT_KMEANS)))
         _INPUT_KMEANS[key] = KMeans(n_clusters, n_init=n_init, random_state=random_state).fit_predict(X)
     return _INPUT_KMEANS[key].copy()
-
-
-class _Monitor:
-    """Label-free early stopping for DEC's stage 2: the best-scoring state seen so far.
-
-    Scores a hard assignment by its silhouette in the input space (cosine) on a fixed,
-    seeded sample of rows, so every state is judged in the same space by the same points.
-    A single cluster on the sample scores -1, below any real partition.
-    """
-
-    def __init__(self, X: np.ndarray, sample: int, random_state: int):
-        rng = np.random.default_rng(random_state)
-        self.rows = np.sort(rng.choice(len(X), size=min(sample, len(X)), replace=False))
-        self.X = X[self.rows]
-        self.scores: list[float] = []
-        self.best_score, self.best_iter, self.best_state, self.since_best = -np.inf, 0, None, 0
-
-    def score(self, labels: np.ndarray) -> float:
-        from clustering.metrics import cosine_silhouette_samples
-
-        sampled = labels[self.rows]
-        if not 2 <= len(np.unique(sampled)) <= len(sampled) - 1:
-            return -1.0
-        return float(np.mean(cosine_silhouette_samples(self.X, sampled)))
-
-    def update(self, labels, iteration: int, encoder, centers) -> bool:
-        """Score the state after ``iteration`` DEC epochs; keep it if it is the best. True if kept."""
-        value = self.score(labels)
-        self.scores.append(value)
-        if value > self.best_score:
-            self.best_score, self.best_iter, self.since_best = value, iteration, 0
-            self.best_state = ({k: v.detach().clone() for k, v in encoder.state_dict().items()},
-                               centers.detach().clone())
-            return True
-        self.since_best += 1
-        return False
-
-    def exhausted(self, patience: int) -> bool:
-        return self.since_best >= patience
-
-    def restore(self, encoder, centers) -> int:
-        """Put the best state back into ``encoder`` and ``centers``; return its iteration."""
-        import torch
-
-        weights, best_centers = self.best_state
-        encoder.load_state_dict(weights)
-        with torch.no_grad():
-            centers.copy_(best_centers)
-        return self.best_iter

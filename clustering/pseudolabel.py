@@ -17,18 +17,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from clustering._utils import check_embeddings, check_n_clusters, check_texts, kneighbors, seed_of
 from clustering.base import ClusteringEstimator
-from clustering.transport import confident_core, sinkhorn, size_prior
-
-__all__ = ["AUTO_BALANCES", "PseudoLabelClusterer", "confident_core", "sinkhorn", "size_prior"]
+from clustering.transport import confident_core, sinkhorn, size_prior, softmax
 
 Callback = Callable[[int, dict], object]
-# Softmax temperature that turns squared distances to the k-means centres (at most 4 in
-# this space) into the first round's posterior: sharp enough to keep k-means' argmax, soft
-# enough for the transport to move the ambiguous texts.
+# Turns squared distances to the k-means centres (at most 4 here) into the first posterior: sharp
+# enough to keep k-means' argmax, soft enough for the transport to move the ambiguous texts.
 _INIT_TEMPERATURE = 0.05
-# ``balance="auto"``'s candidates, in order of preference on a tied score: equal sizes
-# (RSTC's prior, best on balanced corpora) and a quarter of the way to equal from the
-# partition's own sizes (best on most long tails in ``benchmarks.imbalance_probe``).
+# ``balance="auto"``'s candidates, preferred in this order on a tie: equal sizes (RSTC's prior) and a
+# quarter of the way to equal from the partition's own (for long tails: ``docs/pseudolabel.md``).
 AUTO_BALANCES = (1.0, 0.25)
 
 
@@ -203,7 +199,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         P = self._kmeans_posterior(F)
         labels = self.kmeans_.labels_
         graph = None
-        if self.rounds > 0 and self._smooths():
+        if self.rounds > 0 and self.neighbors > 1 and self.smoothing > 0:  # smoothing is on
             neighbours = NearestNeighbors(n_neighbors=min(self.neighbors, len(emb)), metric="cosine",
                                           algorithm="brute").fit(emb)
             graph = kneighbors(neighbours, emb)  # each text's first is itself
@@ -340,9 +336,6 @@ class PseudoLabelClusterer(ClusteringEstimator):
             clf.coef_, clf.intercept_ = previous.coef_.copy(), previous.intercept_.copy()
         return clf.fit(F, y)
 
-    def _smooths(self) -> bool:
-        return self.neighbors > 1 and self.smoothing > 0
-
     def _smooth(self, P: np.ndarray, neighbour_P: np.ndarray) -> np.ndarray:
         """``(1 - smoothing) P + smoothing`` times the mean of ``neighbour_P`` (n, K, k) over the K neighbours."""
         return (1.0 - self.smoothing) * P + self.smoothing * neighbour_P.mean(axis=1)
@@ -358,7 +351,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         C = self.kmeans_.cluster_centers_.astype(F.dtype)
         # |f - c|^2 as |f|^2 - 2 f.c + |c|^2: one matrix product, no (n, k, d) array
         dist2 = np.einsum("ij,ij->i", F, F)[:, None] - 2.0 * (F @ C.T) + np.einsum("ij,ij->i", C, C)[None]
-        return _softmax(-np.maximum(dist2, 0.0).astype(np.float64) / _INIT_TEMPERATURE)
+        return softmax(-np.maximum(dist2, 0.0).astype(np.float64) / _INIT_TEMPERATURE)
 
     def _kmeans(self, F: np.ndarray, seed: int) -> KMeans:
         sample = np.arange(len(F))
@@ -403,9 +396,3 @@ class PseudoLabelClusterer(ClusteringEstimator):
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid value for {bad[0]}: {getattr(self, bad[0])!r}")
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True)

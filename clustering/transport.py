@@ -1,4 +1,4 @@
-"""Balanced pseudo-labels by optimal transport: Sinkhorn-Knopp scaling, target cluster sizes, confident cores."""
+"""Balanced pseudo-labels by optimal transport: Sinkhorn-Knopp scaling, target cluster sizes, confident cores, softmax."""
 
 from __future__ import annotations
 
@@ -48,3 +48,10 @@ def confident_core(Q: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarr
         n_keep = max(1, int(round(fraction * len(members))))
         mask[members[np.argsort(-confidence[members], kind="stable")[:n_keep]]] = True
     return labels, mask
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (n, k) of ``logits``, computed stably."""
+    logits = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)

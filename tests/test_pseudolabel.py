@@ -201,12 +201,13 @@ def test_kmeans_restarts_run_on_float64_rows_and_the_refinement_on_float32(data,
 
 
 def test_kmeans_posterior_is_the_softmax_of_minus_squared_distances(fitted, data):
-    from clustering.pseudolabel import _INIT_TEMPERATURE, _softmax
+    from clustering.pseudolabel import _INIT_TEMPERATURE
+    from clustering.transport import softmax
 
     texts, emb, _ = data
     F = fitted.transform(texts, embeddings=emb)
     dist2 = ((F[:, None, :].astype(np.float64) - fitted.kmeans_.cluster_centers_[None]) ** 2).sum(-1)
-    np.testing.assert_allclose(fitted._kmeans_posterior(F), _softmax(-dist2 / _INIT_TEMPERATURE), atol=1e-4)
+    np.testing.assert_allclose(fitted._kmeans_posterior(F), softmax(-dist2 / _INIT_TEMPERATURE), atol=1e-4)
 
 
 def test_each_round_starts_from_the_last_rounds_weights_when_it_saw_the_same_clusters(data):
