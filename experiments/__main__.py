@@ -100,9 +100,9 @@ def main(argv=None, *, prog: str = "python -m experiments") -> int:
     except Exception as exc:  # one line for the user; the traceback only on request
         if os.environ.get("DTC_DEBUG"):
             raise
-        from experiments.preflight import first_line, full_disk_message
+        from experiments.preflight import first_line
 
-        print(f"error: {full_disk_message(exc) or first_line(exc)}", file=sys.stderr)
+        print(f"error: {first_line(exc)}", file=sys.stderr)
         return 2
 
 

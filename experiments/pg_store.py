@@ -36,15 +36,22 @@ def schema_lock(store_uri: str):
         engine.dispose()
 
 
+_ENSURED: set[str] = set()  # the databases this process has made sure of
+
+
 def ensure_schema(store_uri: str) -> None:
     """Open MLflow's tracking and registry stores on ``store_uri`` once, under ``schema_lock``.
 
     On a new database the first caller's stores make the tables and the Default experiment;
-    a caller that finds them made changes nothing.
+    a caller that finds them made changes nothing. Once per database and process: the entry
+    points check the tracking store before the run and again as it starts.
     """
     import mlflow
 
+    if store_uri in _ENSURED:
+        return
     with schema_lock(store_uri):
         client = mlflow.MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
         client.search_experiments(max_results=1)
         client.search_registered_models(max_results=1)
+    _ENSURED.add(store_uri)

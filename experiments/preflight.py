@@ -108,7 +108,11 @@ def _check_database(url: str, *, what: str) -> None:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, redacted; its type when it has none."""
+    """The first line of an exception's message, redacted; its type when it has none. A full disk
+    says where instead (``full_disk_message``)."""
+    full = full_disk_message(exc)
+    if full is not None:
+        return full
     text = str(exc).strip()
     return redact(text.splitlines()[0] if text else type(exc).__name__)
 
@@ -134,7 +138,12 @@ def full_disk_message(exc: BaseException) -> str | None:
 
 def _tracking_database() -> str:
     uri = mlflow.get_tracking_uri()
-    return redact(uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else uri)
+    return redact(_sqlite_path(uri) or uri)
+
+
+def _sqlite_path(uri: str) -> str | None:
+    """The database file of a ``sqlite:///`` URI, else None."""
+    return uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
 
 
 def _free_bytes(path) -> int:
@@ -155,13 +164,13 @@ def _owner(path: str) -> tuple[str, str]:
 
     from clustering.embed import default_cache_dir
 
-    uri = mlflow.get_tracking_uri()
+    database = _sqlite_path(mlflow.get_tracking_uri())
     known = {os.path.join(os.getcwd(), "mlruns"): "the MLflow artifact store (MLFLOW_TRACKING_URI, or a server's "
                                                   "--artifacts-destination)",
              str(default_cache_dir()): "the embedding cache (CLUSTERING_CACHE_DIR)",
              tempfile.gettempdir(): "the temporary folder (TMPDIR)"}
-    if uri.startswith("sqlite:///"):
-        known[os.path.dirname(os.path.abspath(uri.removeprefix("sqlite:///")))] = "the MLflow tracking database (MLFLOW_TRACKING_URI)"
+    if database is not None:
+        known[os.path.dirname(os.path.abspath(database))] = "the MLflow tracking database (MLFLOW_TRACKING_URI)"
     holders = [folder for folder in known if path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)]
     if not holders:
         return os.path.dirname(path) or path, "the output"

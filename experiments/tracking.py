@@ -19,7 +19,7 @@ from pathlib import Path
 import mlflow
 from optuna.trial import TrialState
 
-from experiments.preflight import check_tracking_server, first_line, full_disk_message, redact
+from experiments.preflight import check_tracking_server, first_line, redact
 from experiments.study import fail_lost_trials, is_dead_here, worker_id
 
 
@@ -58,7 +58,7 @@ def parent_run(experiment_name: str, run_name: str):
             yield run
         except BaseException as exc:
             with contextlib.suppress(Exception):
-                mlflow.set_tag("error", (full_disk_message(exc) or first_line(exc))[:500])
+                mlflow.set_tag("error", first_line(exc)[:500])
             raise
 
 

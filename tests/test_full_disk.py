@@ -123,7 +123,7 @@ def test_a_run_that_fails_after_registering_deletes_its_version_and_moves_no_ali
 def test_a_full_disk_names_the_folder_the_user_chose_and_the_setting_that_moves_it(tmp_path, monkeypatch):
     import errno
 
-    from experiments.preflight import full_disk_message
+    from experiments.preflight import first_line, full_disk_message
 
     monkeypatch.setenv("CLUSTERING_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
@@ -132,5 +132,8 @@ def test_a_full_disk_names_the_folder_the_user_chose_and_the_setting_that_moves_
                      "(CLUSTERING_CACHE_DIR) elsewhere")
     output = full_disk_message(OSError(errno.ENOSPC, "No space left on device", "/data/out/clusters.csv"))
     assert output == "no space left on /data/out; free space there or point the output elsewhere"
+    # every one-line error of the suite (the console, a run's error tag, a trial's) says the same
+    assert first_line(OSError(errno.ENOSPC, "No space left on device", "/data/out/clusters.csv")) == output
+    assert first_line(OSError(errno.EACCES, "Permission denied", "/x")) == "[Errno 13] Permission denied: '/x'"
     assert full_disk_message(OSError(errno.EACCES, "Permission denied", "/x")) is None
     assert full_disk_message(ValueError("n_trials must be positive")) is None
