@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common, criteria
+from experiments import methods
 
 OUT_DIR = common.RESULTS_DIR / "default_run"
-KMEANS = "SBERT + KMeans"
+KMEANS = methods.get(methods.STARTING_POINT).display  # its row in the run's table
 
 
 def write_case(case: str, folder: Path) -> tuple[Path, int]:

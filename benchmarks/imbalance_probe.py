@@ -37,9 +37,12 @@ import time
 import numpy as np
 
 from benchmarks import common
+from experiments import methods
 
 OUT = common.RESULTS_DIR / "imbalance_probe.json"
 BALANCES = (1.0, 0.75, 0.5, 0.25, 0.0)
+# rows by the registry's names
+KMEANS, DEFAULTS = methods.get(methods.STARTING_POINT).display, methods.get("pseudolabel").reference_row
 CASES = ("ag_news:1", "stackoverflow:1", "biomedical:1", "ag_news:10", "stackoverflow:10", "biomedical:10",
          "ag_news:100", "stackoverflow:100", "biomedical:100", *(f"zipf{s}" for s in range(8)), "tiny0", "tiny1")
 
@@ -108,9 +111,9 @@ def probe(case: str, seed: int) -> dict:
     rows, start = {}, time.perf_counter()
     kmeans = make_estimator(default_params("kmeans"), n_clusters=k, random_state=seed)
     evaluation.fit(kmeans, X, texts)
-    rows["MiniLM + KMeans"] = score(kmeans.labels_)
+    rows[KMEANS] = score(kmeans.labels_)
     default = PseudoLabelClusterer(k, random_state=seed).fit(texts, embeddings=X)
-    rows["pseudo-labelling defaults"] = score(default.labels_) | {"balance": default.balance_,
+    rows[DEFAULTS] = score(default.labels_) | {"balance": default.balance_,
                                                                   "kept_rounds": bool(default.use_rounds_)}
     rows["two views + k-means (start)"] = score(default.kmeans_.labels_)
     for balance in BALANCES:
@@ -134,7 +137,7 @@ def summary(runs: list[dict]) -> dict[str, dict]:
 def markdown(result: dict) -> str:
     """The section of RESULTS.md: what was run, one row per case (ACC / NMI, means of the seeds), and what follows."""
 
-    head = ["case", "texts", "k", "largest / smallest", "MiniLM + KMeans", "defaults", "defaults chose",
+    head = ["case", "texts", "k", "largest / smallest", KMEANS, "defaults", "defaults chose",
             "clusters used by defaults / at 0.25",
             *[f"balance {b}" for b in BALANCES], "oracle ACC (reads labels)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -142,21 +145,21 @@ def markdown(result: dict) -> str:
     for case, entry in result["cases"].items():
         runs, s = entry["runs"], summary(entry["runs"])
         cell = lambda name: f"{s[name]['acc']:.3f} / {s[name]['nmi']:.3f}"  # noqa: E731
-        chose = ", ".join(sorted({(f"rounds at {r['rows']['pseudo-labelling defaults']['balance']}"
-                                   if r["rows"]["pseudo-labelling defaults"]["kept_rounds"] else "start")
+        chose = ", ".join(sorted({(f"rounds at {r['rows'][DEFAULTS]['balance']}"
+                                   if r["rows"][DEFAULTS]["kept_rounds"] else "start")
                                   for r in runs}))
         lines.append("| " + " | ".join([
             case, f"{runs[0]['n_texts']:,}", str(runs[0]["k"]), f"{runs[0]['largest']} / {runs[0]['smallest']}",
-            cell("MiniLM + KMeans"), cell("pseudo-labelling defaults"), chose,
-            f"{s['pseudo-labelling defaults']['clusters']:g} / {s['rounds at balance 0.25']['clusters']:g}",
+            cell(KMEANS), cell(DEFAULTS), chose,
+            f"{s[DEFAULTS]['clusters']:g} / {s['rounds at balance 0.25']['clusters']:g}",
             *[cell(f"rounds at balance {b}") for b in BALANCES],
             f"{s['oracle']['acc']:.3f} ({s['oracle']['row'].removeprefix('rounds at balance ')})"]) + " |")
-        gap = s["pseudo-labelling defaults"]["acc"] - s["MiniLM + KMeans"]["acc"]
+        gap = s[DEFAULTS]["acc"] - s[KMEANS]["acc"]
         if gap < 0:
             below.append(f"{case} ({gap:+.3f})")
-        short.append(s["oracle"]["acc"] - s["pseudo-labelling defaults"]["acc"])
-        if s["pseudo-labelling defaults"]["clusters"] < runs[0]["k"]:
-            emptied.append(f"{case} ({runs[0]['k'] - s['pseudo-labelling defaults']['clusters']:g} of {runs[0]['k']})")
+        short.append(s["oracle"]["acc"] - s[DEFAULTS]["acc"])
+        if s[DEFAULTS]["clusters"] < runs[0]["k"]:
+            emptied.append(f"{case} ({runs[0]['k'] - s[DEFAULTS]['clusters']:g} of {runs[0]['k']})")
     n_seeds = len(next(iter(result["cases"].values()))["runs"])
     merged = {case: entry["machine"] for case, entry in result["cases"].items() if "machine" in entry}
     text = [common.machine_line(result.get("machine")),

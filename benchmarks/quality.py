@@ -1,6 +1,6 @@
 """Quality table: every method over several seeds on AG News, beside published figures.
 
-Methods: TF-IDF + KMeans, SBERT + KMeans, AE + KMeans, DEC and IDEC at the library's
+Methods: TF-IDF + KMeans, SBERT + KMeans (``kmeans``), AE + KMeans, DEC and IDEC at the library's
 defaults, self-training (the suite's named configuration, ``mlflow run . -e selftrain``: it
 fine-tunes MiniLM itself, so it is the slow one), and "the tuned best": the parameters in ``--tuned`` (a JSON file), or else the
 best of a small label-free Optuna study (``experiments.tune.run_study``, silhouette in the
@@ -13,7 +13,7 @@ cosine; autoencoder latent spaces: Euclidean, the geometry KMeans and DEC's Stud
 kernel use there). Everything is logged to the MLflow experiment ``benchmark``.
 
     python -m benchmarks.quality [--n_seeds 5] [--tuned PATH] [--datasets test,balanced]
-    python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # add rows
+    python -m benchmarks.quality --methods kmeans,selftrain --datasets test --merge 1   # add rows
     mlflow run . -e benchmark --env-manager local --experiment-name benchmark
 """
 
@@ -106,20 +106,16 @@ def markdown(result: dict) -> str:
                      f"`{result.get('mlflow_run_id', '?')}`.")
     return "\n\n".join(p for p in parts if p)
 
-# The table's rows: the suite's methods (experiments.methods) under the keys this benchmark
-# has always used, and "tuned" (the study's best point). Names and spaces come from the records.
-REGISTRY_NAME = {"tfidf": "tfidf", "sbert": "kmeans", "ae": "ae", "dec": "dec", "idec": "idec", "tuned": None,
-                 "selftrain": "selftrain"}
+# The table's rows, in its order: the suite's methods by their names in the registry
+# (experiments.methods), and "tuned" (the study's best point). Names and spaces come from the records.
+METHODS = {key: key for key in ("tfidf", "kmeans", "ae", "dec", "idec", "tuned", "selftrain")}
 
 
 def label(method: str) -> str:
     """How the table names ``method``."""
     from experiments import methods
 
-    return "tuned best" if method == "tuned" else methods.get(REGISTRY_NAME[method]).display
-
-
-METHODS = {key: key for key in REGISTRY_NAME}  # the keys, in the table's order
+    return "tuned best" if method == "tuned" else methods.get(method).display
 DATASETS = ("test", "balanced")
 
 
@@ -167,7 +163,7 @@ def make_model(method: str, seed: int, tuned_params: dict | None = None):
     """A fresh, unfitted estimator for ``method`` at its reference settings (or the tuned params)."""
     from experiments.search_space import default_params, make_estimator
 
-    params = tuned_params if method == "tuned" else default_params(REGISTRY_NAME[method])
+    params = tuned_params if method == "tuned" else default_params(method)
     return make_estimator(params, n_clusters=common.N_CLASSES, random_state=seed)
 
 
@@ -175,7 +171,7 @@ def own_space(method: str, model, tuned_params: dict | None = None) -> str:
     """How the table names the model's own space: what it is, and the distance used there."""
     from experiments import methods
 
-    name = (tuned_params or {}).get("method", "dec") if method == "tuned" else REGISTRY_NAME[method]
+    name = (tuned_params or {}).get("method", "dec") if method == "tuned" else method
     return f"{methods.get(name).representation}, {model.space_metric}"
 
 

@@ -40,12 +40,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common
+from experiments import methods
 
 
 # -- its section of RESULTS.md ------------------------------------------------------------
 # -- selection ----------------------------------------------------------------------------------
-SELECTION_ROWS = ("SBERT + KMeans", "DEC (seed report settings)", "IDEC (seed report settings)",
-                  "study's best trial", "oracle trial (labels)")
+# the rows by the registry's names: "SBERT + KMeans", "DEC (seed report settings)", ...
+KMEANS, DEC, IDEC = (methods.get(name).reference_row for name in (methods.STARTING_POINT, "dec", "idec"))
+SELECTION_ROWS = (KMEANS, DEC, IDEC, "study's best trial", "oracle trial (labels)")
 _OLD_NAMES = {"default champion": "study's best trial"}  # results written before the rename
 
 
@@ -56,7 +58,7 @@ def suite_champion(rows: dict) -> str:
     from experiments.entry_points import _best_candidate
 
     candidates = {name: ([{"objective": r["objective"] if "objective" in r else r["silhouette"]} for r in rows[name]], [], "")
-                  for name in ("SBERT + KMeans", "study's best trial", "DEC (seed report settings)")}
+                  for name in (KMEANS, "study's best trial", DEC)}
     return _best_candidate(RunConfig(), candidates)
 
 
@@ -73,7 +75,7 @@ def markdown(cases: list[dict]) -> str:
             row[name] = f"{common.mean_std(rows[name], 'acc')} / {common.mean_std(rows[name], 'nmi')}"
         row["study's best trial"] += f" (#{c['champion']['number']} {c['champion']['params'].get('method')})"
         chosen = suite_champion(rows)
-        km, ch = rows["SBERT + KMeans"], rows[chosen]
+        km, ch = rows[KMEANS], rows[chosen]
         delta = {m: float(np.mean([r[m] for r in ch]) - np.mean([r[m] for r in km])) for m in ("acc", "nmi")}
         deltas.append((c["case"], delta))
         row["champion"] = chosen
@@ -280,9 +282,9 @@ def run_case(case: str, config: SelectionConfig, echo=print) -> dict:
     oracle = max(trials, key=lambda t: t["acc"])
     default_study_s = first[-1]["elapsed_s"]
     rows = {  # the champion is one of the first three: see suite_champion
-        "SBERT + KMeans": fit_seeds(default_params("kmeans"), data, k, seeds),
-        "DEC (seed report settings)": fit_seeds(default_params("dec"), data, k, seeds),
-        "IDEC (seed report settings)": fit_seeds(default_params("idec"), data, k, seeds),
+        KMEANS: fit_seeds(default_params(methods.STARTING_POINT), data, k, seeds),
+        DEC: fit_seeds(default_params("dec"), data, k, seeds),
+        IDEC: fit_seeds(default_params("idec"), data, k, seeds),
         "study's best trial": fit_seeds(champion["params"], data, k, seeds),
         "oracle trial (labels)": fit_seeds(oracle["params"], data, k, seeds),
     }

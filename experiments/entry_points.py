@@ -115,9 +115,9 @@ def run_main(config):
         best_params = from_trial_params(_log_best(study), config.method)
         final = {}
         # Candidates for the champion, each fitted with every seed: MiniLM + KMeans (the start),
-        # the study's best configuration and the seed report's DEC.
-        starting_point = methods.get("kmeans").display
-        candidates = {starting_point: (results[starting_point], baseline_models[starting_point], "kmeans")}
+        # the study's best configuration and the methods known by their reference settings.
+        origin = methods.get(methods.STARTING_POINT)
+        candidates = {origin.display: (results[origin.display], baseline_models[origin.display], origin.name)}
         # Methods of one family share their knobs (DEC and IDEC), so the tuned point is tried
         # as each of them; the others stand alone.
         best = methods.get(best_params["method"])
@@ -129,9 +129,10 @@ def run_main(config):
             final[name] = runs
             if method == best.name:
                 candidates[name] = (runs, models, method)
-        seed_report = "DEC (seed report settings)"
-        final[seed_report], seed_report_models = _evaluate(config, prep, default_params("dec"), seed_report)
-        candidates[seed_report] = (final[seed_report], seed_report_models, "dec")
+        for record in methods.candidates():
+            row = record.reference_row
+            final[row], models = _evaluate(config, prep, default_params(record.name), row)
+            candidates[row] = (final[row], models, record.name)
         table = comparison_table(summarise({**results, **final}))
         chosen = _best_candidate(config, candidates)
         champion_runs, champion_models, champion_method = candidates[chosen]
@@ -248,7 +249,8 @@ def _registration(config):
 
 
 def _params_from_config(config) -> dict:
-    method = "dec" if config.method == "search" else config.method
+    # method=search evaluates the first champion candidate at its reference (the seed report's DEC)
+    method = methods.candidates()[0].name if config.method == "search" else config.method
     try:
         overrides = json.loads(config.params) if config.params.strip() else {}
     except json.JSONDecodeError as exc:

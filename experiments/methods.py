@@ -1,53 +1,129 @@
 """The clustering methods the suite knows: one record each, and the one place to add one.
 
-A record says how to build the method's estimator from a flat dict of settings, which
-settings it takes, its reference settings, its Optuna search space, how tables name it and
-what it fits on. Config, the study, the final evaluation, the registered model and the
-benchmarks all read these records and nothing else about a method; the estimators keep the
-library's contract (``clustering.base``). To add a method: write the estimator, then
-``register(Method(...))`` (here for the suite's own, or from any module imported before the
-run). ``tests/test_methods.py`` does exactly that with a toy method.
-
-"The seed report" is the course report this project grew from: its DEC and IDEC settings
-are those methods' ``reference`` settings, the baseline every table shows.
+A record names the method's estimator and says which settings the run gives it, its reference
+settings, its Optuna search space and how tables name it. Config, the study, the champion rule,
+the final evaluation, the registered model, MLproject's named entry points and the benchmarks
+read these records and nothing else about a method. To add a method: write the estimator (the
+library's contract, ``clustering.base``), then ``register(Method(...))``; ``tests/test_methods.py``
+does exactly that with a toy method.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+# Constructor arguments the run fills in itself: never settings of a point.
+RUN_ARGUMENTS = frozenset({"n_clusters", "random_state", "device", "embedding_model"})
 
 
 @dataclass(frozen=True)
 class Method:
     """One clustering method of the suite.
 
-    ``make(params, *, n_clusters, random_state, device, embedding_model)`` builds the
-    unfitted estimator from ``params`` (keys in ``known``, every one optional);
-    ``reference`` are the settings the method is known by (the seed report's, for DEC and
-    IDEC); ``space(trial, config)`` samples settings for one Optuna trial (None: nothing to
-    search) under names prefixed with ``prefix`` so methods never share a distribution;
-    ``fixed`` settings go with every searched point (Optuna does not record them);
-    ``family`` names methods that share their knobs, so the final evaluation tries a tuned
-    point as each of them; ``input_kind`` is the estimator's (``clustering.base``).
+    Parameters
+    ----------
+    name : str
+        The identifier runs, studies and MLproject use (``method=name``).
+    display : str
+        How tables and the MLflow UI name it.
+    estimator : type or str
+        The estimator class, or ``"module:Class"`` to import it when first needed (so that
+        parsing a config never loads torch). Its ``get_params()`` names the settings.
+    reference : dict, default={}
+        The settings the method is known by (the seed report's, for DEC and IDEC).
+    space : callable or None, default=None
+        ``space(trial, config) -> settings`` for one Optuna trial, its distributions named with
+        ``prefix`` so that methods never share one; None: nothing to search.
+    fixed : dict, default={}
+        Settings that go with every searched point (Optuna does not record them).
+    prefix : str, default=""
+        Prefix of the method's distributions in a study.
+    family : tuple of str, default=()
+        Methods that share their settings: the final evaluation tries a tuned point as each.
+    searchable : bool, default=True
+        Whether ``method=search`` may choose it.
+    start_study : bool, default=False
+        Whether every new study tries its reference settings first.
+    reference_name : str, default=""
+        Names the reference settings in tables (``"seed report settings"``).
+    candidate : bool, default=False
+        Whether every main run fits it at its reference settings as a candidate for the champion.
+    named : bool, default=False
+        Whether MLproject has an entry point of that name (``evaluate`` at the reference).
+    derived : dict of str to tuple, default={}
+        Constructor arguments given by other settings, e.g. ``{"hidden_dims": ("architecture",
+        "latent_dim")}``: the tuple's settings replace the argument and ``arguments`` turns them
+        into it.
+    arguments : callable or None, default=None
+        ``arguments(settings) -> constructor keyword arguments`` where ``derived`` is not empty.
+    description : str, default=""
+        One phrase for ``--help``.
+    representation : str, default="latent"
+        What the space it clusters in is, for tables.
+
+    Attributes
+    ----------
+    known : frozenset of str
+        The settings a point may give: the estimator's ``get_params()`` less ``RUN_ARGUMENTS``,
+        with ``derived`` arguments replaced by their settings.
+    input_kind : str
+        The estimator's (``clustering.base``): ``"embeddings"`` or ``"texts"``.
     """
 
     name: str
     display: str
-    make: Callable[..., object]
-    known: frozenset
-    input_kind: str = "embeddings"
+    estimator: type | str
     reference: dict = field(default_factory=dict)
     space: Callable | None = None
     fixed: dict = field(default_factory=dict)
     prefix: str = ""
     family: tuple = ()
     searchable: bool = True
-    start_study: bool = False  # tried first by every new study (the reference settings)
+    start_study: bool = False
+    reference_name: str = ""
+    candidate: bool = False
+    named: bool = False
+    derived: dict = field(default_factory=dict)
+    arguments: Callable[[dict], dict] | None = None
     description: str = ""
-    representation: str = "latent"  # what the space it clusters in is, for tables
+    representation: str = "latent"
+
+    @cached_property
+    def estimator_class(self) -> type:
+        if not isinstance(self.estimator, str):
+            return self.estimator
+        module, _, name = self.estimator.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    @cached_property
+    def _arguments(self) -> frozenset:
+        return frozenset(self.estimator_class().get_params(deep=False))
+
+    @cached_property
+    def known(self) -> frozenset:
+        settings = self._arguments - RUN_ARGUMENTS - set(self.derived)
+        return frozenset(settings.union(*self.derived.values()))
+
+    @property
+    def input_kind(self) -> str:
+        return self.estimator_class.input_kind
+
+    @property
+    def reference_row(self) -> str:
+        """The table row of the reference settings: ``"DEC (seed report settings)"``."""
+        return f"{self.display} ({self.reference_name})" if self.reference_name else self.display
+
+    def make(self, params: dict, *, n_clusters: int, random_state, device=None,
+             embedding_model: str = DEFAULT_EMBEDDING_MODEL):
+        """The unfitted estimator for ``params`` (settings in ``known``, every one optional)."""
+        run = {"device": device, "embedding_model": embedding_model}
+        kwargs = {k: v for k, v in run.items() if k in self._arguments}
+        settings = self.arguments(dict(params)) if self.arguments is not None else dict(params)
+        return self.estimator_class(n_clusters, random_state=random_state, **kwargs, **settings)
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -57,17 +133,17 @@ def register(method: Method) -> Method:
     """Add ``method`` (or replace the record of that name); returns it."""
     if not method.name.isidentifier() or method.name == "search":
         raise ValueError(f"method name must be an identifier other than 'search'; got {method.name!r}")
-    if method.input_kind not in ("embeddings", "texts"):
-        raise ValueError(f"input_kind must be 'embeddings' or 'texts'; got {method.input_kind!r}")
     _REGISTRY[method.name] = method
     return method
 
 
 def unregister(name: str) -> None:
+    """Remove the record ``name`` (nothing when there is none)."""
     _REGISTRY.pop(name, None)
 
 
 def get(name: str) -> Method:
+    """The record ``name``; a ValueError listing the known names otherwise."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -80,27 +156,13 @@ def names(*, searchable: bool | None = None) -> list[str]:
 
 
 def records() -> list[Method]:
+    """Every record, in registration order."""
     return list(_REGISTRY.values())
 
 
-# -- MiniLM + KMeans: the starting point --------------------------------------------------------
-def _make_kmeans(params, *, n_clusters, random_state, device=None, embedding_model=None):
-    from clustering.baselines import EmbeddingKMeans
-
-    return EmbeddingKMeans(n_clusters, random_state=random_state, **params)
-
-
-# -- the baselines that are not searched ----------------------------------------------------------
-def _make_tfidf(params, *, n_clusters, random_state, device=None, embedding_model=None):
-    from clustering.baselines import TfidfKMeans
-
-    return TfidfKMeans(n_clusters, random_state=random_state, **params)
-
-
-def _make_ae_kmeans(params, *, n_clusters, random_state, device=None, embedding_model=None):
-    from clustering.baselines import AutoEncoderKMeans
-
-    return AutoEncoderKMeans(n_clusters, random_state=random_state, device=device, **params)
+def candidates() -> list[Method]:
+    """The records every main run fits at their reference settings as candidates for the champion."""
+    return [m for m in _REGISTRY.values() if m.candidate]
 
 
 # -- DEC and IDEC ------------------------------------------------------------------------------------
@@ -117,7 +179,13 @@ SEED_REPORT_DEC = {"architecture": "256-128", "latent_dim": 64, "lr": 1e-3, "pre
 # state the label-free monitor scores best (clustering.dec). Not searched: each trial would
 # otherwise spend a slot rediscovering that dropping them loses to KMeans on many-class data.
 ROBUST = {"init": "input", "early_stopping": True}
-_DEC_KNOBS = frozenset(SEED_REPORT_DEC) | frozenset(ROBUST) | {"patience", "monitor_sample", "n_init", "tol"}
+_LAYERS = {"hidden_dims": ("architecture", "latent_dim")}
+
+
+def _dec_arguments(settings: dict) -> dict:
+    """``architecture`` and ``latent_dim`` as DEC's ``hidden_dims``."""
+    hidden = ARCHITECTURES[settings.pop("architecture", "256-128")]
+    return {"hidden_dims": (*hidden, int(settings.pop("latent_dim", 64))), **settings}
 
 
 def _dec_space(trial, config) -> dict:
@@ -142,25 +210,11 @@ def _idec_space(trial, config) -> dict:
     return {**_dec_space(trial, config), "gamma": trial.suggest_float("gamma", 0.01, 1.0, log=True)}
 
 
-def _make_dec(params, *, n_clusters, random_state, device=None, embedding_model=None, idec=False):
-    from clustering.dec import DEC, IDEC
-
-    params = dict(params)
-    hidden = (*ARCHITECTURES[params.pop("architecture", "256-128")], int(params.pop("latent_dim", 64)))
-    return (IDEC if idec else DEC)(n_clusters, hidden_dims=hidden, random_state=random_state, device=device,
-                                   **params)
-
-
-def _make_idec(params, **kwargs):
-    return _make_dec(params, idec=True, **kwargs)
-
-
 # -- self-training: adapts the sentence encoder itself ------------------------------------------------
 # The named configuration (`mlflow run . -e selftrain`): SCCL's two losses (KL to the sharpened
 # target + instance contrast), with nearest neighbours in the starting space as positives, one
-# epoch on the top two layers of the encoder. Measured on AG News in benchmarks/RESULTS.md;
-# nothing in it depends on the corpus. These are SelfTrainingClusterer's own defaults, spelled
-# out so that the run's params show them.
+# epoch on the top two layers of the encoder; nothing in it depends on the corpus. These are
+# SelfTrainingClusterer's own defaults, spelled out so that the run's params show them.
 SELFTRAIN_REFERENCE = {"loss": "kl", "rounds": 1, "epochs_per_round": 1, "lr": 2e-4, "batch_size": 64,
                        "trainable_layers": 2, "positives": "neighbors", "n_neighbors": 10,
                        "contrastive_weight": 1.0}
@@ -183,37 +237,6 @@ def _selftrain_space(trial, config) -> dict:
     return params
 
 
-def _make_selftrain(params, *, n_clusters, random_state, device=None, embedding_model=DEFAULT_EMBEDDING_MODEL):
-    from clustering.selftrain import SelfTrainingClusterer
-
-    return SelfTrainingClusterer(n_clusters, embedding_model=embedding_model, random_state=random_state,
-                                 device=device, **params)
-
-
-_SELFTRAIN_KNOBS = frozenset(SELFTRAIN_REFERENCE) | {
-    "confident_fraction", "head_lr", "max_seq_length", "temperature", "tol", "n_init", "embed_batch_size"}
-
-
-register(Method("kmeans", "SBERT + KMeans", _make_kmeans, frozenset({"n_init"}), start_study=True,
-                description="MiniLM + KMeans, the starting point", representation="SBERT"))
-register(Method("dec", "DEC", _make_dec, _DEC_KNOBS, reference=SEED_REPORT_DEC, space=_dec_space, fixed=ROBUST,
-                family=("dec", "idec"), start_study=True, description="Deep Embedded Clustering",
-                representation="DEC latent"))
-register(Method("idec", "IDEC", _make_idec, _DEC_KNOBS | {"gamma"}, reference={**SEED_REPORT_DEC, "gamma": 0.1},
-                space=_idec_space, fixed=ROBUST, family=("dec", "idec"), start_study=True,
-                description="DEC keeping the reconstruction loss", representation="IDEC latent"))
-register(Method("selftrain", "Self-training", _make_selftrain, _SELFTRAIN_KNOBS, input_kind="texts",
-                reference=SELFTRAIN_REFERENCE, space=_selftrain_space, prefix="st_",
-                description="fine-tunes the encoder: minutes per trial on a CPU",
-                representation="fine-tuned MiniLM"))
-register(Method("tfidf", "TF-IDF + KMeans", _make_tfidf,
-                frozenset({"max_features", "ngram_range", "min_df", "stop_words", "sublinear_tf", "n_init"}),
-                input_kind="texts", searchable=False, description="baseline", representation="tf-idf"))
-register(Method("ae", "AE + KMeans", _make_ae_kmeans,
-                frozenset({"hidden_dims", "activation", "batch_norm", "dropout", "epochs", "batch_size", "lr",
-                           "weight_decay", "n_init"}),
-                searchable=False, description="baseline: DEC's initialisation without its KL step",
-                representation="AE latent"))
 # -- pseudo-labelling on two views: MiniLM and tf-idf ---------------------------------------------------
 # clustering.pseudolabel: k-means on [MiniLM, tf-idf LSA], then Sinkhorn-balanced pseudo-labels, a
 # classifier on each cluster's confident core and neighbour smoothing of its posterior; its constructor
@@ -236,15 +259,28 @@ def _pseudolabel_space(trial, config) -> dict:
     }
 
 
-def _make_pseudolabel(params, *, n_clusters, random_state, device=None, embedding_model=DEFAULT_EMBEDDING_MODEL):
-    from clustering.pseudolabel import PseudoLabelClusterer
-
-    return PseudoLabelClusterer(n_clusters, embedding_model=embedding_model, random_state=random_state, **params)
-
-
-register(Method("pseudolabel", "Pseudo-labels (MiniLM + tf-idf)", _make_pseudolabel,
-                frozenset(PSEUDOLABEL_REFERENCE) | {"tol", "n_init", "init_sample"}, input_kind="texts",
-                reference=PSEUDOLABEL_REFERENCE, space=_pseudolabel_space, prefix="pl_", start_study=True,
+register(Method("kmeans", "SBERT + KMeans", "clustering.baselines:EmbeddingKMeans", start_study=True,
+                description="MiniLM + KMeans, the starting point", representation="SBERT"))
+register(Method("dec", "DEC", "clustering.dec:DEC", reference=SEED_REPORT_DEC, space=_dec_space, fixed=ROBUST,
+                family=("dec", "idec"), start_study=True, reference_name="seed report settings",
+                candidate=True, derived=_LAYERS, arguments=_dec_arguments, description="Deep Embedded Clustering",
+                representation="DEC latent"))
+register(Method("idec", "IDEC", "clustering.dec:IDEC", reference={**SEED_REPORT_DEC, "gamma": 0.1},
+                space=_idec_space, fixed=ROBUST, family=("dec", "idec"), start_study=True,
+                reference_name="seed report settings", derived=_LAYERS,
+                arguments=_dec_arguments, description="DEC keeping the reconstruction loss",
+                representation="IDEC latent"))
+register(Method("selftrain", "Self-training", "clustering.selftrain:SelfTrainingClusterer",
+                reference=SELFTRAIN_REFERENCE, space=_selftrain_space, prefix="st_", named=True,
+                description="fine-tunes the encoder: minutes per trial on a CPU",
+                representation="fine-tuned MiniLM"))
+register(Method("tfidf", "TF-IDF + KMeans", "clustering.baselines:TfidfKMeans", searchable=False,
+                description="baseline", representation="tf-idf"))
+register(Method("ae", "AE + KMeans", "clustering.baselines:AutoEncoderKMeans", searchable=False,
+                description="baseline: DEC's initialisation without its KL step", representation="AE latent"))
+register(Method("pseudolabel", "Pseudo-labels (MiniLM + tf-idf)", "clustering.pseudolabel:PseudoLabelClusterer",
+                reference=PSEUDOLABEL_REFERENCE, space=_pseudolabel_space, prefix="pl_", start_study=True, named=True,
                 description="k-means on MiniLM + tf-idf, then balanced pseudo-labels: seconds per trial",
                 representation="MiniLM + tf-idf LSA"))
+STARTING_POINT = "kmeans"  # every study's first trial and a champion candidate of every main run
 BASELINES = ("tfidf", "kmeans", "ae")  # the rows every run compares against, in this order

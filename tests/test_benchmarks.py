@@ -140,7 +140,7 @@ def test_fit_and_score_measures_both_spaces():
     X = (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
     words = ["alpha beta", "gamma delta", "epsilon zeta", "eta theta"]
     data = common.LabelledData("blobs", [words[c] + f" w{i % 7}" for i, c in enumerate(y)], y, X)
-    for method in ("sbert", "tfidf"):
+    for method in ("kmeans", "tfidf"):
         r = quality.fit_and_score(method, data, seed=0)
         assert set(r) == set(quality.COLUMNS)
         assert r["acc"] == pytest.approx(1.0) and r["fit_s"] >= 0
@@ -148,10 +148,10 @@ def test_fit_and_score_measures_both_spaces():
 
 
 def test_quality_table_and_results_md(tmp_path, scale_records):
-    runs = {"sbert": [{"acc": 0.8, "nmi": 0.6, "ari": 0.6, "purity": 0.8, "silhouette_sbert": 0.06,
+    runs = {"kmeans": [{"acc": 0.8, "nmi": 0.6, "ari": 0.6, "purity": 0.8, "silhouette_sbert": 0.06,
                        "silhouette_own": 0.06, "fit_s": 1.0}] * 2}
     result = {"datasets": [{"key": "test", "name": "AG News test (7,600)", "n": 7600, "runs": runs}],
-              "methods": {"sbert": "SBERT + KMeans"}, "own_space": {"sbert": "SBERT, cosine"},
+              "methods": {"kmeans": "SBERT + KMeans"}, "own_space": {"kmeans": "SBERT, cosine"},
               "tuned": {"source": "a file", "params": {"lr": 0.001}}}
     rows = quality.quality_rows(result["datasets"][0], result["methods"], result["own_space"])
     assert rows[0]["ACC"] == "0.800 ± 0.000" and rows[0]["fit time"] == "1.0 ± 0.0 s"
@@ -177,7 +177,7 @@ def test_quality_table_and_results_md(tmp_path, scale_records):
 
 def test_quality_config_checks_and_cli_names():
     with pytest.raises(ValueError, match="unknown method"):
-        quality.QualityConfig(methods="dec,kmeans")
+        quality.QualityConfig(methods="dec,sbert")
     args = quality.build_parser().parse_args(["--n_seeds", "5.0", "--tuned", ""])
     config = quality.QualityConfig(**vars(args))
     assert config.n_seeds == 5 and config.seeds == [0, 1, 2, 3, 4]
@@ -191,12 +191,12 @@ def test_merge_replaces_only_the_methods_run_now_and_keeps_where_each_came_from(
                 "methods": {m: quality.METHODS[m] for m in methods}, "own_space": {m: "" for m in methods},
                 "machine": common.machine_info(command)}
 
-    merged = quality.merge(result(["tfidf", "sbert"], 0.5, "old"), result(["sbert", "selftrain"], 0.9, "new"))
+    merged = quality.merge(result(["tfidf", "kmeans"], 0.5, "old"), result(["kmeans", "selftrain"], 0.9, "new"))
     runs = merged["datasets"][0]["runs"]
-    assert runs["tfidf"][0]["acc"] == 0.5 and runs["sbert"][0]["acc"] == 0.9 and runs["selftrain"][0]["acc"] == 0.9
-    assert list(merged["methods"]) == ["tfidf", "sbert", "selftrain"]
+    assert runs["tfidf"][0]["acc"] == 0.5 and runs["kmeans"][0]["acc"] == 0.9 and runs["selftrain"][0]["acc"] == 0.9
+    assert list(merged["methods"]) == ["tfidf", "kmeans", "selftrain"]
     provenance = merged["datasets"][0]["provenance"]
-    assert provenance["tfidf"]["command"] == "old" and provenance["sbert"]["command"] == "new"
+    assert provenance["tfidf"]["command"] == "old" and provenance["kmeans"]["command"] == "new"
     text = quality.markdown(merged)
     assert "more than one run" in text and "`old`" in text and "`new`" in text
 
@@ -210,7 +210,7 @@ def test_load_tuned_fills_the_defaults(tmp_path):
 
 
 def test_goal_line_names_the_best_row_and_the_distance():
-    runs = {"sbert": [{"acc": 0.83, "nmi": 0.59}] * 5, "selftrain": [{"acc": 0.84, "nmi": 0.62}] * 5,
+    runs = {"kmeans": [{"acc": 0.83, "nmi": 0.59}] * 5, "selftrain": [{"acc": 0.84, "nmi": 0.62}] * 5,
             "lucky": [{"acc": 0.95, "nmi": 0.9}]}  # one seed: not a result
     line = quality.goal_line({"runs": runs}, {"selftrain": "self-training"})
     assert "self-training, ACC 0.840 / NMI 0.620" in line and "short by 0.050 ACC, 0.080 NMI" in line
@@ -500,12 +500,12 @@ def test_sota_markdown_rows_and_goal_gaps():
     run = lambda acc, s=None: {"acc": acc, "nmi": 0.5, "seed": 0} | ({"seconds": s} if s else {})
     result = {"machine": {"command": "python -m benchmarks.sota", "date": "d", "torch_threads": 1},
               "cases": {"stackoverflow": {"corpus": "stackoverflow", "imbalanced": False, "n_texts": 20000, "k": 20,
-                                          "rows": {"MiniLM + KMeans": {"runs": [run(0.7, 2.0), run(0.72, 4.0)],
+                                          "rows": {"SBERT + KMeans": {"runs": [run(0.7, 2.0), run(0.72, 4.0)],
                                                                        "peak_rss_mib": 500},
-                                                   "pseudo-labelling (PseudoLabelClusterer defaults)": {
+                                                   "Pseudo-labels (MiniLM + tf-idf)": {
                                                        "runs": [run(0.8, 10.0), run(0.9, 10.0)], "peak_rss_mib": 600}}}}}
     text = sota.markdown(result)
-    assert "| stackoverflow | 20,000 | 20 | MiniLM + KMeans | 2 | 0.710 ± 0.010 | 0.500 ± 0.000 | 3.0 ± 1.0 | 1.5 | 500 |" in text
+    assert "| stackoverflow | 20,000 | 20 | SBERT + KMeans | 2 | 0.710 ± 0.010 | 0.500 ± 0.000 | 3.0 ± 1.0 | 1.5 | 500 |" in text
     assert "ACC 0.850 vs 0.84 (+0.010)" in text
     assert "- stackoverflow: ACC +0.140, NMI +0.000" in text  # against MiniLM + KMeans
 
@@ -565,11 +565,12 @@ def test_imbalance_probe_zipf_sizes_are_seeded_and_bounded():
 
 
 def test_imbalance_probe_markdown_names_cases_below_kmeans_and_the_oracle_gap():
+    from benchmarks import imbalance_probe
     from benchmarks.imbalance_probe import BALANCES, markdown
 
     def run(kmeans, default, best, used=4):
-        rows = {"MiniLM + KMeans": {"acc": kmeans, "nmi": 0.5, "clusters": 4},
-                "pseudo-labelling defaults": {"acc": default, "nmi": 0.5, "balance": 1.0, "kept_rounds": True,
+        rows = {imbalance_probe.KMEANS: {"acc": kmeans, "nmi": 0.5, "clusters": 4},
+                imbalance_probe.DEFAULTS: {"acc": default, "nmi": 0.5, "balance": 1.0, "kept_rounds": True,
                                               "clusters": used},
                 "two views + k-means (start)": {"acc": 0.5, "nmi": 0.5, "clusters": 4}}
         rows |= {f"rounds at balance {b}": {"acc": best if b == 0.25 else default, "nmi": 0.5,

@@ -4,6 +4,7 @@ import dataclasses
 import pytest
 import yaml
 
+from experiments import methods
 from experiments.config import RunConfig, add_arguments, from_args
 
 MLPROJECT = __import__("pathlib").Path(__file__).resolve().parents[1] / "MLproject"
@@ -13,19 +14,30 @@ def _entry_points():
     return yaml.safe_load(MLPROJECT.read_text())["entry_points"]
 
 
-@pytest.mark.parametrize("entry", ["main", "baselines", "tune", "evaluate", "selftrain"])
+NAMED = [m.name for m in methods.records() if m.named]  # `mlflow run . -e <name>`: evaluate at the reference
+
+
+@pytest.mark.parametrize("entry", ["main", "baselines", "tune", "evaluate", *NAMED])
 def test_mlproject_parameters_are_the_config_fields(entry):
     spec = _entry_points()[entry]
-    # `selftrain` is the named configuration: evaluate with method=selftrain
-    fields = dataclasses.asdict(RunConfig(method="selftrain" if entry == "selftrain" else "search"))
+    named = entry in NAMED
+    fields = dataclasses.asdict(RunConfig(method=entry if named else "search"))
     assert set(spec["parameters"]) == set(fields)
     for name, param in spec["parameters"].items():
         assert f"--{name} {{{name}}}" in spec["command"]
         default = fields[name]
         as_text = lambda v: str(v).lower() if isinstance(v, bool) else str(v)  # noqa: E731
         assert as_text(param["default"]) == as_text(default), name
-    command = "evaluate" if entry == "selftrain" else entry
+    command = "evaluate" if named else entry
     assert spec["command"].startswith(f"python -m experiments {command} ")
+
+
+def test_mlproject_names_an_entry_point_for_exactly_the_named_records():
+    entries = _entry_points()
+    evaluating = {name for name, spec in entries.items()
+                  if spec["command"].startswith("python -m experiments evaluate ") and name != "evaluate"}
+    assert evaluating == set(NAMED)
+    assert set(NAMED) <= set(methods.names())
 
 
 def test_cli_flags_parse_into_the_dataclass():

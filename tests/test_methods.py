@@ -12,6 +12,7 @@ import pytest
 import mlflow
 from clustering._utils import check_embeddings, check_n_clusters, seed_of
 from clustering.base import ClusteringEstimator
+from clustering.pseudolabel import PseudoLabelClusterer
 from experiments import methods
 from experiments.config import RunConfig
 
@@ -52,11 +53,7 @@ class FarthestPoints(ClusteringEstimator):
         return self.predict_proba(X).argmax(1)
 
 
-def _make(params, *, n_clusters, random_state, device=None, embedding_model=None):
-    return FarthestPoints(n_clusters, random_state=random_state, **params)
-
-
-TOY = methods.Method("toy", "Farthest points", _make, frozenset({"sharpness"}), reference={"sharpness": 10.0},
+TOY = methods.Method("toy", "Farthest points", FarthestPoints, reference={"sharpness": 10.0},
                      space=lambda trial, config: {"sharpness": trial.suggest_float("toy_sharpness", 1.0, 50.0)},
                      prefix="toy_", description="a test's toy")
 
@@ -122,10 +119,26 @@ def test_config_knows_registered_methods_only():
         methods.unregister("toy")
 
 
-def test_every_record_builds_an_estimator_that_declares_the_records_input():
+def test_every_record_builds_its_estimator_at_the_reference_settings():
     for record in methods.records():
-        model = record.make(dict(record.reference), n_clusters=4, random_state=0, device="cpu",
+        model = record.make(dict(record.reference), n_clusters=3, random_state=7, device="cpu",
                             embedding_model=methods.DEFAULT_EMBEDDING_MODEL)
+        assert isinstance(model, record.estimator_class) and isinstance(model, ClusteringEstimator)
         assert model.input_kind == record.input_kind, record.name
+        params = model.get_params(deep=False)
+        assert params["n_clusters"] == 3 and params["random_state"] == 7
+        derived = set().union(*record.derived.values())
         assert set(record.reference) <= record.known, record.name
-        assert isinstance(model, ClusteringEstimator)
+        assert {k: params[k] for k in record.reference if k not in derived} == {
+            k: v for k, v in record.reference.items() if k not in derived}, record.name
+
+
+def test_known_settings_are_the_estimators_parameters():
+    """A new constructor argument is a setting without touching the record (the run's own are not)."""
+    dec = methods.get("dec")
+    constructor = set(dec.estimator_class().get_params())
+    assert dec.known == (constructor - methods.RUN_ARGUMENTS - {"hidden_dims"}) | {"architecture", "latent_dim"}
+    assert dec.make({"architecture": "256", "latent_dim": 10}, n_clusters=2, random_state=0).hidden_dims == (256, 10)
+    assert TOY.known == {"sharpness"} and TOY.input_kind == "embeddings"
+    assert methods.get("pseudolabel").known == set(PseudoLabelClusterer().get_params()) - {
+        "n_clusters", "random_state", "embedding_model"}
