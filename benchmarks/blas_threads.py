@@ -26,7 +26,7 @@ def steps():
     import numpy as np
     from sklearn.cluster import KMeans
 
-    from clustering import autoencoder, dec, selection
+    from clustering import autoencoder, dec, measures
     from clustering.data import load_corpus
     from clustering.embed import embed_texts
     from clustering.pseudolabel import PseudoLabelClusterer
@@ -51,8 +51,8 @@ def steps():
         evaluation.fit(make_estimator(default_params("dec"), n_clusters=4, random_state=0), X, corpus.texts)
 
     def fresh_graph():
-        selection._GRAPHS.clear()
-        selection.neighbour_graph(X)
+        measures._GRAPHS.clear()
+        measures.neighbour_graph(X)
 
     return {
         "PseudoLabelClusterer fit (defaults)": lambda: PseudoLabelClusterer(4, random_state=0).fit(

@@ -77,7 +77,7 @@ def train_round(embed, params, train_idx, labels, centers, *, loss="kl", epochs=
     import torch
     import torch.nn.functional as F
 
-    from clustering.dec import target_distribution
+    from clustering.assignment import target_distribution
 
     head = torch.nn.Parameter(torch.as_tensor(np.asarray(centers), dtype=torch.float32, device=device))
     opt = torch.optim.AdamW([{"params": list(params), "lr": lr}, {"params": [head], "lr": head_lr}], weight_decay=0.01)

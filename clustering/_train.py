@@ -85,7 +85,7 @@ def resolve_precision(precision: str, device) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
     if precision == "auto":
-        from clustering.embed import native_bfloat16
+        from clustering.encoder import native_bfloat16
 
         return "bfloat16-mixed" if native_bfloat16(device) else "float32"
     return precision
@@ -98,8 +98,8 @@ def forward(stack: torch.nn.Module, precision: str):
     products accumulated in float32) and return bfloat16, which the callable casts back, so
     the loss, the optimizer's weights and everything outside ``stack`` stay float32. A
     hand-written forward and backward for Linear/ReLU/Dropout stacks, one autograd node with
-    one cast per weight, was measured as no faster (DEC 3.7-4.3 s against autocast's 3.7 s at
-    the seed report's settings) and was dropped.
+    one cast per weight, was measured as no faster at the seed report's settings and was dropped
+    (``docs/dec.md``).
     """
     if precision == "float32":
         return stack

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 
@@ -98,3 +100,13 @@ def kneighbors(index, X=None) -> np.ndarray:
 
     with config_context(working_memory=NEIGHBOUR_CHUNK_MIB):
         return index.kneighbors(X, return_distance=False)
+
+
+def text_digest(texts: list[str]) -> str:
+    """A fingerprint of a text sequence: order, count and content (length-prefixed, so unambiguous)."""
+    h = hashlib.sha256(len(texts).to_bytes(8, "little"))
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()

@@ -1,7 +1,6 @@
 """A fully connected autoencoder over sentence embeddings, and its pretraining loop.
 
-The default 384-256-128-64 encoder with a mirrored decoder is the seed report's model:
-279,744 trainable parameters (see ``count_parameters``).
+The default architecture is the seed report's model: ``docs/dec.md``.
 """
 
 from __future__ import annotations
@@ -37,10 +36,51 @@ def _mlp(dims: Sequence[int], activation: str, batch_norm: bool, dropout: float)
 
 
 class AutoEncoder(nn.Module):
-    """Encoder ``input_dim -> hidden_dims`` and its mirror image as decoder.
+    """Fully connected encoder ``input_dim -> hidden_dims`` and its mirror image as decoder.
 
     The last entry of ``hidden_dims`` is the latent dimension. Batch norm and dropout, when
     asked for, sit after every hidden layer (never on the latent code or the output).
+
+    Parameters
+    ----------
+    input_dim : int, default=384
+        Width of the input (MiniLM's embeddings by default).
+    hidden_dims : sequence of int, default=(256, 128, 64)
+        Widths of the encoder's layers; the last is the latent dimension.
+    activation : {"relu", "gelu", "elu", "tanh", "leaky_relu"}, default="relu"
+        Activation after every hidden layer.
+    batch_norm : bool, default=False
+        Batch norm after every hidden layer.
+    dropout : float, default=0.0
+        Dropout after every hidden layer, in [0, 1).
+
+    Attributes
+    ----------
+    encoder : torch.nn.Sequential
+        ``input_dim -> ... -> latent_dim``, no activation on the latent code.
+    decoder : torch.nn.Sequential
+        ``latent_dim -> ... -> input_dim``, no activation on the output.
+    input_dim : int
+        Width of the input.
+    latent_dim : int
+        Width of the latent code, ``hidden_dims[-1]``.
+
+    See Also
+    --------
+    pretrain : Train it to reconstruct its input.
+    clustering.dec.DEC : Clusters in its latent space.
+
+    Notes
+    -----
+    DEC's initialisation (Xie, Girshick and Farhadi, ICML 2016, section 3.2) pretrains such an
+    autoencoder; this one is trained end to end (:func:`pretrain`), not layer by layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z, reconstruction = AutoEncoder(16, (8, 2))(torch.zeros(5, 16))
+    >>> tuple(z.shape), tuple(reconstruction.shape)
+    ((5, 2), (5, 16))
     """
 
     def __init__(
@@ -72,7 +112,32 @@ class AutoEncoder(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters: sum over layers of in*out + out (weights + biases)."""
+    """Number of trainable parameters of a torch module.
+
+    For an :class:`AutoEncoder` that is the sum over its linear layers of ``in * out + out``
+    (weights and biases), plus two per unit of every batch norm.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The module.
+
+    Returns
+    -------
+    n : int
+        Elements of the parameters that require a gradient.
+
+    See Also
+    --------
+    clustering.dec.DEC.n_trainable_parameters : The same for a fitted estimator.
+
+    Examples
+    --------
+    >>> count_parameters(AutoEncoder(4, (2,)))  # (4 * 2 + 2) + (2 * 4 + 4)
+    22
+    >>> count_parameters(AutoEncoder())  # the seed report's 384-256-128-64 and its mirror
+    279744
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -89,13 +154,56 @@ def pretrain(
     callback: EpochCallback | None = None,
     precision: str = "float32",
 ) -> list[float]:
-    """Train ``model`` to reconstruct ``X`` (n_samples, input_dim) with MSE and Adam.
+    """Train ``model`` to reconstruct ``X`` with MSE and Adam, in place.
 
-    Returns the mean training loss of every epoch. ``callback(epoch, {"loss": ...})`` is
-    called after each epoch (epochs count from 1); if it returns ``True`` training stops
-    early (a pruner's way in). Raises ``FloatingPointError`` when the loss diverges.
-    ``precision`` is the matrix products' arithmetic (``clustering._train.PRECISIONS``):
-    ``"bfloat16-mixed"`` multiplies in bfloat16 and keeps weights, optimizer and loss in float32.
+    Mini-batches are drawn in a seeded order; the model is left in eval mode.
+
+    Parameters
+    ----------
+    model : AutoEncoder
+        The autoencoder to train.
+    X : array-like of shape (n_samples, input_dim)
+        The embeddings.
+    epochs : int, default=20
+        Most epochs.
+    batch_size : int, default=64
+        Mini-batch size.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=0.0
+        Adam's L2 penalty.
+    device : str, torch.device or None, default=None
+        Where to train; None: CUDA when available, else the CPU.
+    random_state : int, default=0
+        Seed of torch and of the batch order.
+    callback : callable or None, default=None
+        ``callback(epoch, {"loss": ...})`` after each epoch (epochs count from 1); returning
+        ``True`` stops training early (a pruner's way in).
+    precision : {"float32", "bfloat16-mixed", "auto"}, default="float32"
+        The matrix products' arithmetic (``clustering._train.PRECISIONS``): ``"bfloat16-mixed"``
+        multiplies in bfloat16 and keeps weights, optimizer and loss in float32.
+
+    Returns
+    -------
+    losses : list of float
+        The mean training loss of every epoch run.
+
+    Raises
+    ------
+    FloatingPointError
+        When the loss diverges.
+
+    See Also
+    --------
+    pretrained_autoencoder : Build, seed and pretrain, remembered within a process.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(64, 8))
+    >>> losses = pretrain(AutoEncoder(8, (4, 2)), X, epochs=5, batch_size=16, device="cpu")
+    >>> len(losses), bool(losses[-1] < losses[0])
+    (5, True)
     """
     X = check_embeddings(X, n_features=model.input_dim)
     device = resolve_device(device)
@@ -152,15 +260,54 @@ def pretrained_autoencoder(
     callback: EpochCallback | None = None,
     precision: str = "float32",
 ) -> tuple[AutoEncoder, list[float]]:
-    """Seed torch, build ``AutoEncoder(X.shape[1], hidden_dims)`` and ``pretrain`` it: what
-    DEC, IDEC and AE + KMeans start from. Returns the model (eval mode) and its epoch losses.
+    """Seed torch, build ``AutoEncoder(X.shape[1], hidden_dims)`` and ``pretrain`` it.
 
-    The same pretraining twice in one process (same data, architecture, training settings
-    and seed, on the CPU: DEC and IDEC with one seed, AE + KMeans and the seed report's DEC,
-    a study's trials that share the autoencoder's settings) runs once: the weights, the
-    losses and torch's random state after it are remembered and restored, so the second
-    result is the first's, bit for bit. ``callback`` sees every epoch either way; should it
-    stop training early, that shorter pretraining is run for real.
+    This is what DEC, IDEC and AE + KMeans start from. The same pretraining twice in one
+    process, on the CPU, runs once (see Notes).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The embeddings.
+    hidden_dims : sequence of int
+        Widths of the encoder's layers; the last is the latent dimension.
+    activation : {"relu", "gelu", "elu", "tanh", "leaky_relu"}, default="relu"
+        Activation after every hidden layer.
+    batch_norm : bool, default=False
+        Batch norm after every hidden layer.
+    dropout : float, default=0.0
+        Dropout after every hidden layer, in [0, 1).
+    epochs, batch_size, lr, weight_decay, device, random_state, callback, precision
+        As in :func:`pretrain`, with the same defaults; ``random_state`` seeds the initial weights too.
+
+    Returns
+    -------
+    model : AutoEncoder
+        The pretrained autoencoder, in eval mode.
+    losses : list of float
+        The mean training loss of every epoch.
+
+    See Also
+    --------
+    pretrain : The training loop itself.
+
+    Notes
+    -----
+    A pretraining with the same data, architecture, training settings and seed as one already
+    run in full in this process on the CPU (among the last ``REMEMBERED``) is not run again: its
+    weights, losses and torch's random state after it are restored, so the result is the
+    first's, bit for bit. ``callback`` sees every epoch either way; should it stop training
+    early, that shorter pretraining is run for real.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(64, 8))
+    >>> model, losses = pretrained_autoencoder(X, (4, 2), epochs=3, batch_size=16, device="cpu")
+    >>> again, same_losses = pretrained_autoencoder(X, (4, 2), epochs=3, batch_size=16, device="cpu")
+    >>> same_weights = all(bool((a == b).all()) for a, b in zip(again.parameters(), model.parameters()))
+    >>> model.latent_dim, len(losses), same_losses == losses, same_weights
+    (2, 3, True, True)
     """
     X = check_embeddings(X)
     device = resolve_device(device)
@@ -199,7 +346,35 @@ def pretrained_autoencoder(
 
 @torch.no_grad()
 def encode(model: AutoEncoder, X, *, batch_size: int = 4096, device=None) -> np.ndarray:
-    """Latent codes (n_samples, latent_dim) as float32, computed in batches in eval mode."""
+    """Latent codes of ``X`` as float32, computed in batches in eval mode.
+
+    Parameters
+    ----------
+    model : AutoEncoder
+        The autoencoder whose encoder runs.
+    X : array-like of shape (n_samples, input_dim)
+        The embeddings.
+    batch_size : int, default=4096
+        Rows per forward pass.
+    device : str, torch.device or None, default=None
+        Where to run; None: where the model's parameters are.
+
+    Returns
+    -------
+    Z : ndarray of shape (n_samples, latent_dim)
+        The latent codes.
+
+    See Also
+    --------
+    AutoEncoder.forward : Latent code and reconstruction of one batch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Z = encode(AutoEncoder(8, (4, 2)), np.zeros((10, 8)))
+    >>> Z.shape, Z.dtype
+    ((10, 2), dtype('float32'))
+    """
     X = check_embeddings(X, n_features=model.input_dim)
     device = resolve_device(device) if device is not None else next(model.parameters()).device
     model.to(device).eval()

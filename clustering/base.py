@@ -1,40 +1,7 @@
-"""The contract every clustering estimator of the library keeps.
+"""The contract every clustering estimator of the library keeps: ``ClusteringEstimator``.
 
-Code above the library (the study, the final evaluation, the registered model, the
-benchmarks) relies on this and on nothing else; ``tests/test_contract.py`` runs it over
-every estimator.
-
-Construction (scikit-learn's rules)
-    ``Estimator(n_clusters, *, <keyword-only hyperparameters>, random_state=None | int |
-    RandomState)``. ``__init__`` only stores its arguments, so ``clone`` and ``get_params``
-    work; checks happen in ``fit``. ``random_state`` is read once per fit through
-    ``clustering._utils.seed_of``: an int is used as it is, so a seed gives the same numbers
-    as ever; None draws a fresh one.
-
-Input, declared rather than guessed
-    ``input_kind`` (a class attribute) is ``"embeddings"``: ``fit``/``predict`` take a float
-    array (n_samples, n_features), rows L2-normalised sentence embeddings by convention; or
-    ``"texts"``: a sequence of strings (the estimator embeds them itself, e.g. while adapting
-    the encoder). Bad input fails with one ``ValueError`` line: wrong width, NaN, empty.
-
-Fitting
-    ``fit(X, y=None, *, callback=None)`` returns ``self`` and sets ``labels_`` (n_samples,),
-    ``n_iter_`` (epochs or rounds of the clustering stage; KMeans: Lloyd iterations) and
-    ``history_`` (a dict of per-epoch lists of floats, named by what they measure; ``{}``
-    when there are no epochs). ``y`` is ignored: no estimator reads true labels.
-    ``callback(step, logs)`` runs after every epoch (and round); ``logs["stage"]`` says which
-    part of training it ends (``"pretrain"``, ``"train"`` or ``"cluster"``); a ``"cluster"``
-    log carries ``labels``, the hard assignment at that point, so a caller can score it
-    (Optuna prunes on it). Returning ``True`` stops training; an exception raised in the
-    callback (e.g. ``optuna.TrialPruned``) propagates.
-
-After fitting
-    ``predict(X)`` (n_samples,), ``predict_proba(X)`` (n_samples, n_clusters) rows summing to
-    one, ``transform(X)`` the representation the model clusters in, and
-    ``clustering_space(X) -> (Z, metric)``: that representation with the distance the model
-    uses there (``space_metric``), for internal scores such as the silhouette.
-    ``n_trainable_parameters()`` counts the weights training updated (0 for KMeans).
-    A fitted estimator pickles whole and loads on a machine without a GPU.
+The contract in full (construction, input, fitting, after fitting) is in ``docs/library.md``;
+``tests/test_contract.py`` runs it over every estimator.
 """
 
 from __future__ import annotations
@@ -51,7 +18,56 @@ STAGES = ("pretrain", "train", "cluster")
 
 
 class ClusteringEstimator(TransformerMixin, ClusterMixin, BaseEstimator):
-    """Base class of the library's clustering estimators; see the module docstring for the contract."""
+    """Base class of the library's clustering estimators.
+
+    A subclass is a scikit-learn estimator: ``__init__`` only stores ``n_clusters`` and the
+    keyword-only hyperparameters (``random_state`` among them), checks happen in ``fit``, so
+    ``clone`` and ``get_params`` work. It implements ``fit``, ``predict``, ``predict_proba`` and
+    ``transform``, and declares what it takes (``input_kind``) and the distance it clusters with
+    (``space_metric``). The contract in full: ``docs/library.md``.
+
+    Attributes
+    ----------
+    input_kind : {"embeddings", "texts"}
+        Class attribute. ``"embeddings"``: ``fit``/``predict`` take a float array (n_samples,
+        n_features), rows L2-normalised sentence embeddings by convention; ``"texts"``: a
+        sequence of strings, which the estimator embeds itself.
+    space_metric : str
+        Class attribute: the distance the model uses in the space of ``transform``.
+    labels_ : ndarray of shape (n_samples,)
+        Set by ``fit``: the cluster of each training sample.
+    n_iter_ : int
+        Set by ``fit``: epochs or rounds of the clustering stage (KMeans: Lloyd iterations).
+    history_ : dict of str to list of float
+        Set by ``fit``: per-epoch values, named by what they measure; ``{}`` without epochs.
+
+    See Also
+    --------
+    clustering.baselines.EmbeddingKMeans : The simplest subclass.
+    clustering.dec.DEC : A subclass that trains in epochs and calls back after each.
+
+    Notes
+    -----
+    ``fit(X, y=None, *, callback=None)`` returns ``self``; ``y`` is ignored: no estimator reads
+    true labels. ``callback(step, logs)`` runs after every epoch (and round), ``logs["stage"]``
+    one of ``STAGES``; a ``"cluster"`` log carries ``labels``, the hard assignment then, so a
+    caller can score it (Optuna prunes on it). Returning ``True`` stops training; an exception
+    raised in the callback propagates. A fitted estimator pickles whole, its torch modules as
+    CPU copies, and loads on a machine without a GPU.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from sklearn.base import clone
+    >>> from sklearn.datasets import make_blobs
+    >>> from clustering.baselines import EmbeddingKMeans
+    >>> X, _ = make_blobs(60, n_features=8, centers=2, random_state=0)
+    >>> model = EmbeddingKMeans(2).fit(X)
+    >>> isinstance(model, ClusteringEstimator), clone(model).get_params()["n_clusters"], model.clustering_space(X)[1]
+    (True, 2, 'cosine')
+    >>> bool((pickle.loads(pickle.dumps(model)).predict(X) == model.labels_).all())
+    True
+    """
 
     input_kind: ClassVar[str] = "embeddings"
     space_metric: ClassVar[str] = "euclidean"
@@ -65,6 +81,7 @@ class ClusteringEstimator(TransformerMixin, ClusterMixin, BaseEstimator):
         return 0
 
     def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
+        """Fit on ``X`` (``fit_params`` passed on, ``y`` ignored) and return ``labels_``."""
         return self.fit(X, **fit_params).labels_
 
     def __getstate__(self):

@@ -1,7 +1,6 @@
 """Baselines that DEC has to beat: k-means on tf-idf, on embeddings, and on an AE's latent.
 
-All three are scikit-learn estimators (``clone``, ``get_params`` and pipelines work) and all
-end in the same k-means step, so differences between them come from the representation only.
+Why these three: ``docs/library.md``.
 """
 
 from __future__ import annotations
@@ -31,9 +30,59 @@ class TfidfKMeans(ClusteringEstimator):
     ``fit`` takes a sequence of ``n_samples`` strings. Rows are L2-normalised by the
     vectorizer, so Euclidean k-means on them ranks points as cosine similarity would.
 
-    Attributes: ``vectorizer_`` (fitted ``TfidfVectorizer``), ``kmeans_``, ``labels_``
-    (n_samples,), ``cluster_centers_`` (n_clusters, vocabulary size), ``inertia_``,
-    ``n_iter_``, ``history_`` (empty: there are no epochs).
+    Parameters
+    ----------
+    n_clusters : int, default=4
+        Number of clusters.
+    max_features : int or None, default=20000
+        Vocabulary size: the most frequent terms (None: all).
+    ngram_range : tuple of (int, int), default=(1, 1)
+        Shortest and longest n-grams.
+    min_df : int or float, default=2
+        Terms in fewer documents (int) or a smaller share of them (float) are dropped.
+    stop_words : str, list of str or None, default="english"
+        Stop words, as ``TfidfVectorizer`` takes them.
+    sublinear_tf : bool, default=True
+        Use ``1 + log(tf)`` for the term frequency.
+    n_init : int, default=10
+        k-means++ restarts.
+    random_state : int, RandomState or None, default=0
+        Seed of k-means.
+
+    Attributes
+    ----------
+    vectorizer_ : TfidfVectorizer
+        The fitted vectorizer.
+    kmeans_ : KMeans
+        The fitted k-means.
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training text.
+    cluster_centers_ : ndarray of shape (n_clusters, vocabulary size)
+        Centres in tf-idf space.
+    inertia_ : float
+        Sum of squared distances of the texts to their centre.
+    n_iter_ : int
+        Lloyd iterations of the best restart.
+    history_ : dict
+        Empty: there are no epochs.
+
+    See Also
+    --------
+    EmbeddingKMeans : The same k-means on sentence embeddings.
+
+    Notes
+    -----
+    ``predict_proba`` is DEC's Student-t soft assignment (Xie, Girshick and Farhadi, ICML 2016,
+    eq. 1, alpha = 1) on the distances to the centres.
+
+    Examples
+    --------
+    >>> texts = ["stocks fall on wall street", "wall street stocks rally", "bank stocks fall",
+    ...          "striker scores in cup final", "cup final striker injured", "striker wins the cup"]
+    >>> model = TfidfKMeans(2, min_df=1).fit(texts)
+    >>> first, second, new = model.labels_[:3], model.labels_[3:], model.predict(["stocks on wall street"])
+    >>> len(set(first)), len(set(second)), bool(first[0] != second[0]), bool(new[0] == first[0])
+    (1, 1, True, True)
     """
 
     input_kind = "texts"
@@ -81,10 +130,8 @@ class TfidfKMeans(ClusteringEstimator):
         return self
 
     def transform(self, X):
-        """The tf-idf matrix (scipy sparse, n_samples x vocabulary size) of the texts ``X``.
-
-        This is the space the clusters live in, e.g. for computing silhouette there.
-        """
+        """The tf-idf matrix (scipy sparse, n_samples x vocabulary size) of the texts ``X``: the space
+        the clusters live in, e.g. for computing silhouette there."""
         check_is_fitted(self)
         return self.vectorizer_.transform(check_texts(X))
 
@@ -100,15 +147,55 @@ class TfidfKMeans(ClusteringEstimator):
 
 
 class EmbeddingKMeans(ClusteringEstimator):
-    """K-means directly on precomputed embeddings (n_samples, n_features).
+    """K-means directly on precomputed embeddings.
 
     The embeddings are expected L2-normalised (sentence-transformers' default for the
-    models used here), which makes Euclidean k-means behave like cosine k-means. It is
-    every deep method's starting point, and a candidate in the suite's study beside them.
+    models used here), which makes Euclidean k-means behave like cosine k-means.
 
-    Attributes: ``kmeans_``, ``labels_`` (n_samples,), ``cluster_centers_``
-    (n_clusters, n_features), ``inertia_``, ``n_features_in_``, ``n_iter_`` (Lloyd
-    iterations of the best restart), ``history_`` (empty: there are no epochs).
+    Parameters
+    ----------
+    n_clusters : int, default=4
+        Number of clusters.
+    n_init : int, default=10
+        k-means++ restarts.
+    random_state : int, RandomState or None, default=0
+        Seed of k-means.
+
+    Attributes
+    ----------
+    kmeans_ : KMeans
+        The fitted k-means.
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training row.
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        The centres.
+    inertia_ : float
+        Sum of squared distances of the rows to their centre.
+    n_features_in_ : int
+        Width of ``X``.
+    n_iter_ : int
+        Lloyd iterations of the best restart.
+    history_ : dict
+        Empty: there are no epochs.
+
+    See Also
+    --------
+    AutoEncoderKMeans : The same k-means on an autoencoder's latent codes.
+    clustering.dec.DEC : Starts from k-means and fine-tunes the clusters.
+
+    Notes
+    -----
+    ``predict_proba`` is DEC's Student-t soft assignment (Xie, Girshick and Farhadi, ICML 2016,
+    eq. 1, alpha = 1) on the distances to the centres.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from clustering.metrics import cluster_accuracy
+    >>> X, y = make_blobs(90, n_features=8, centers=3, random_state=0)
+    >>> model = EmbeddingKMeans(3).fit(X)
+    >>> model.cluster_centers_.shape, model.predict_proba(X).shape, bool(cluster_accuracy(y, model.labels_) > 0.9)
+    ((3, 8), (90, 3), True)
     """
 
     space_metric = "cosine"
@@ -119,11 +206,8 @@ class EmbeddingKMeans(ClusteringEstimator):
         self.random_state = random_state
 
     def fit(self, X, y=None, *, callback=None):
-        """Run k-means on the rows of ``X``; ``y`` is ignored.
-
-        ``callback`` is accepted for the deep estimators' signature and never called:
-        k-means has no epochs to report.
-        """
+        """Run k-means on the rows of ``X``; ``y`` is ignored, and so is ``callback`` (accepted for the
+        deep estimators' signature, never called: k-means has no epochs to report)."""
         X = check_embeddings(X)
         check_n_clusters(self.n_clusters, len(X))
         self.n_features_in_ = X.shape[1]
@@ -154,15 +238,73 @@ class EmbeddingKMeans(ClusteringEstimator):
 class AutoEncoderKMeans(ClusteringEstimator):
     """Pretrain an autoencoder on the embeddings, then run k-means on its latent codes.
 
-    This is DEC's initialisation (Xie et al. 2016, section 3.2) stopped before the
-    clustering fine-tuning, so comparing it with DEC isolates what the KL step adds.
+    ``fit`` takes embeddings (n_samples, n_features); ``transform`` returns latent codes (n_samples, hidden_dims[-1]).
 
-    ``fit(X)`` takes embeddings (n_samples, n_features); ``transform`` returns latent codes
-    (n_samples, hidden_dims[-1]). Attributes: ``autoencoder_``, ``history_``
-    (``{"ae_loss": [loss per epoch]}``), ``kmeans_``, ``labels_``, ``cluster_centers_``
-    (n_clusters, latent_dim; in latent space), ``inertia_``, ``n_features_in_``, ``n_iter_``
-    (Lloyd iterations of the best k-means restart). ``precision``: the pretraining's matrix
-    products, as in ``DEC``.
+    Parameters
+    ----------
+    n_clusters : int, default=4
+        Number of clusters.
+    hidden_dims : tuple of int, default=(256, 128, 64)
+        Widths of the encoder's layers; the last is the latent dimension. The decoder mirrors them.
+    activation : {"relu", "gelu", "elu", "tanh", "leaky_relu"}, default="relu"
+        Activation after every hidden layer.
+    batch_norm : bool, default=False
+        Batch norm after every hidden layer.
+    dropout : float, default=0.0
+        Dropout after every hidden layer, in [0, 1).
+    epochs : int, default=20
+        Pretraining epochs.
+    batch_size : int, default=64
+        Pretraining mini-batch size.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=0.0
+        Adam's L2 penalty.
+    n_init : int, default=10
+        k-means++ restarts.
+    precision : {"auto", "float32", "bfloat16-mixed"}, default="auto"
+        The pretraining's matrix products, as in :class:`~clustering.dec.DEC`.
+    device : str, torch.device or None, default=None
+        Where to train; None: CUDA when available, else the CPU.
+    random_state : int, RandomState or None, default=0
+        Seed of the weights, the batch order and k-means.
+
+    Attributes
+    ----------
+    autoencoder_ : AutoEncoder
+        The pretrained autoencoder.
+    history_ : dict of str to list of float
+        ``{"ae_loss": [loss per epoch]}``.
+    kmeans_ : KMeans
+        The k-means fitted on the latent codes.
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training row.
+    cluster_centers_ : ndarray of shape (n_clusters, latent_dim)
+        Centres in the latent space.
+    inertia_ : float
+        Sum of squared distances of the latent codes to their centre.
+    n_features_in_ : int
+        Width of ``X``.
+    n_iter_ : int
+        Lloyd iterations of the best k-means restart.
+
+    See Also
+    --------
+    clustering.dec.DEC : The same start, then the clustering fine-tuning.
+    EmbeddingKMeans : k-means on the embeddings themselves.
+
+    Notes
+    -----
+    DEC's initialisation (Xie, Girshick and Farhadi, ICML 2016, section 3.2) stopped before the
+    clustering fine-tuning. ``predict_proba`` is DEC's Student-t soft assignment (eq. 1, alpha = 1).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, _ = make_blobs(90, n_features=8, centers=3, random_state=0)
+    >>> model = AutoEncoderKMeans(3, hidden_dims=(16, 4), epochs=5, batch_size=16, n_init=5, device="cpu").fit(X)
+    >>> model.transform(X).shape, len(set(model.labels_)), len(model.history_["ae_loss"])
+    ((90, 4), 3, 5)
     """
 
     space_metric = "euclidean"

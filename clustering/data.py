@@ -1,48 +1,25 @@
-"""Load a labelled (or unlabelled) text corpus from the Hugging Face hub or a local file.
+"""Load a labelled (or unlabelled) text corpus from the Hugging Face hub, the package or a local file.
 
-``load_corpus`` is the one entry point: hub ids and local ``.csv``/``.tsv``/``.parquet``/
-``.jsonl`` files (optionally gzipped) go through the same ``datasets.load_dataset`` path, so a
-local copy of AG News (1-based labels, ``title``/``description`` columns) and the hub copy
-(0-based ``ClassLabel``, one ``text`` column) come out as the same kind of ``Corpus``.
-
-The package ships one small dataset, the way scikit-learn ships its own: ``"ag_news_test"``,
-the 7,600-article AG News test split (``clustering/datasets/``, with its licence note).
-``load_corpus("ag_news_test")`` reads it; ``bundled_path("ag_news_test")`` gives its file.
+``load_corpus`` is the one entry point; how the sources line up and the bundled AG News test split:
+``docs/library.md``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from clustering._hub import hub_offline, hub_reachable
+from clustering.sources import (BUNDLED, BUNDLED_STAND_INS, DataError, HubUnreachable, _load_table, _missing,
+                                _text_columns, bundled_path, is_hub_id, read_rows)
 
-# builder name and extra load_dataset arguments per supported suffix
-_FORMATS = {
-    ".csv": ("csv", {}),
-    ".tsv": ("csv", {"delimiter": "\t"}),
-    ".parquet": ("parquet", {}),
-    ".jsonl": ("json", {}),
-    ".json": ("json", {}),
-}
-_SUPPORTED = ", ".join(_FORMATS)
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
+# the sources' public names stay importable from here, where they were first
+__all__ = ["Corpus", "clean_text", "load_corpus", "read_rows", "DataError", "HubUnreachable", "BUNDLED",
+           "BUNDLED_STAND_INS", "bundled_path", "is_hub_id"]
 
-# Datasets inside the package (clustering/datasets/), by name, and the hub ids they stand in for
-# when the hub cannot be reached.
-_DATASETS_DIR = Path(__file__).resolve().parent / "datasets"
-BUNDLED = {"ag_news_test": "ag_news_test.csv.gz"}
-BUNDLED_STAND_INS = {"fancyzhx/ag_news": "ag_news_test"}
-_OFFLINE = ("cannot reach the Hugging Face hub to load {!r}; pass a local file instead "
-            f"({_SUPPORTED}), or data=ag_news_test for the AG News test split bundled with the package")
 
 # Label names for well-known corpora whose local copies store bare integers. An entry
 # matches when the columns are present and the labels are 0..k-1 or 1..k.
@@ -57,25 +34,6 @@ _NOT_ALNUM = re.compile(r"[^\w\s]|_")
 _SPACE = re.compile(r"\s+")
 
 
-class DataError(ValueError):
-    """A corpus cannot be loaded; the message is one line that says what to do."""
-
-
-class HubUnreachable(DataError):
-    """The Hugging Face hub cannot be reached (no network, or ``HF_HUB_OFFLINE`` without a cached copy)."""
-
-
-def bundled_path(name: str = "ag_news_test") -> Path:
-    """Path of a dataset shipped inside the package: ``"ag_news_test"`` (AG News test split, gzipped CSV).
-
-    Columns ``label,title,description``, 7,600 rows, 1-based labels; see
-    ``clustering/datasets/README.md`` for its source and licence.
-    """
-    if name not in BUNDLED:
-        raise DataError(f"no bundled dataset named {name!r}; bundled: {', '.join(BUNDLED)}")
-    return _DATASETS_DIR / BUNDLED[name]
-
-
 def clean_text(text) -> str:
     """Normalise one article: undo AG News' escapes, lowercase, keep letters and digits.
 
@@ -84,7 +42,29 @@ def clean_text(text) -> str:
     as browsers read it), and HTML tags such as ``&lt;b&gt;`` are removed. Then the text is
     lowercased, apostrophes are deleted (``it's`` -> ``its``), every other character that
     is not a letter, digit or whitespace (``$``, ``-``, ``.`` ...) becomes a space, and runs
-    of whitespace collapse to one space. ``None`` and NaN give ``""``.
+    of whitespace collapse to one space.
+
+    Parameters
+    ----------
+    text : str, None or float
+        The raw text; any other value is turned into a string first.
+
+    Returns
+    -------
+    cleaned : str
+        The normalised text; ``""`` for None and NaN.
+
+    See Also
+    --------
+    load_corpus : cleans every text with it when ``clean=True``.
+
+    Examples
+    --------
+    >>> from clustering.data import clean_text
+    >>> clean_text("Oil prices #36;50 a barrel &lt;b&gt;up&lt;/b&gt; -- it's official")
+    'oil prices 50 a barrel up its official'
+    >>> clean_text(None)
+    ''
     """
     if _missing(text):
         return ""
@@ -97,11 +77,49 @@ def clean_text(text) -> str:
 
 @dataclass(frozen=True, eq=False)
 class Corpus:
-    """Texts with optional integer labels.
+    """Texts with optional integer labels: what ``load_corpus`` returns.
 
-    ``labels`` is an int64 array of shape (n_texts,) with values 0..k-1, or ``None``;
-    ``label_names[i]`` names label ``i``. ``n_dropped_empty`` counts the rows dropped
-    because their text was empty (after cleaning).
+    A frozen dataclass; ``len(corpus)`` is the number of texts.
+
+    Parameters
+    ----------
+    texts : list of str
+        The texts.
+    labels : array-like of shape (n_texts,) or None, default=None
+        Integer label of each text, 0..k-1; stored as an int64 array.
+    label_names : list of str or None, default=None
+        ``label_names[i]`` names label ``i``.
+    source : str, default=""
+        Where the texts came from (hub id, bundled name or path).
+    n_dropped_empty : int, default=0
+        Rows dropped because their text was empty (after cleaning).
+
+    Attributes
+    ----------
+    texts, labels, label_names, source, n_dropped_empty
+        The fields above; ``labels`` an int64 ndarray or None.
+    stats : dict
+        Summary for logging (see the property).
+    fingerprint : str
+        Data hash for tracking (see the property).
+
+    Raises
+    ------
+    ValueError
+        When ``labels`` does not have one entry per text.
+
+    See Also
+    --------
+    load_corpus : builds one from a hub id or a file.
+
+    Examples
+    --------
+    >>> from clustering.data import Corpus
+    >>> corpus = Corpus(["stocks fall", "striker scores in final"], labels=[0, 1], label_names=["business", "sport"])
+    >>> len(corpus), corpus.labels.dtype, corpus.stats["class_counts"], corpus.stats["mean_words"]
+    (2, dtype('int64'), {'business': 1, 'sport': 1}, 3.0)
+    >>> len(corpus.fingerprint)
+    16
     """
 
     texts: list[str]
@@ -125,7 +143,14 @@ class Corpus:
 
     @property
     def stats(self) -> dict:
-        """Summary for logging: sizes, class balance and text length in words."""
+        """Summary for logging: sizes, class balance and text length in words.
+
+        Returns
+        -------
+        stats : dict
+            ``n_texts``, ``n_classes`` and ``class_counts`` (by label name; None without labels),
+            ``mean_words``, ``share_under_15_words`` and ``n_dropped_empty``.
+        """
         words = np.array([len(t.split()) for t in self.texts])
         counts = None
         if self.labels is not None:
@@ -143,7 +168,13 @@ class Corpus:
 
     @property
     def fingerprint(self) -> str:
-        """First 16 hex digits of a sha256 over the texts and labels; a data hash for tracking."""
+        """Data hash for tracking: the first 16 hex digits of a sha256 over the texts and labels.
+
+        Returns
+        -------
+        fingerprint : str
+            16 hex digits; texts are length-prefixed, so ``["ab"]`` and ``["a", "b"]`` differ.
+        """
         h = hashlib.sha256()
         for text in self.texts:
             data = text.encode("utf-8")
@@ -155,22 +186,68 @@ class Corpus:
 
 def load_corpus(source, *, split=None, text_columns=None, label_column=None, n_per_class=None,
                 max_samples=None, clean=True, seed=0) -> Corpus:
-    """Load texts and labels from a Hugging Face hub id or a local data file.
+    """Load texts and labels from a Hugging Face hub id, a bundled dataset or a local data file.
 
-    ``source``: a hub id such as ``"fancyzhx/ag_news"``, the name of a bundled dataset
-    (``"ag_news_test"``), or a path ending in one of .csv, .tsv, .parquet, .jsonl, .json
-    (optionally followed by .gz, .bz2, .xz or .zst). ``split`` defaults to ``"train"`` (the only split a
-    local file has). ``text_columns`` is a column name, a list of names or a comma-separated
-    string; several columns are joined with a space. Without it, ``text`` is used, else
-    ``title`` + ``description``. ``label_column=None`` uses ``label`` when present and loads
-    no labels otherwise; ``False`` or ``""`` never loads labels. Labels (strings or
-    integers, 0- or 1-based) are re-encoded as 0..k-1 in sorted order of the original values.
-    Texts pass through ``clean_text`` when ``clean``; rows whose text is empty are dropped
-    and counted. ``n_per_class`` then draws that many texts per class and ``max_samples``
-    a random subset, both seeded by ``seed`` and kept in file order.
+    Hub ids and local files go through the same ``datasets.load_dataset`` path, so a local copy
+    of AG News and the hub copy come out as the same kind of ``Corpus``. Labels (strings or
+    integers, 0- or 1-based) are re-encoded as 0..k-1 in sorted order of the original values;
+    a local AG News copy's bare integers get AG News' class names. Texts pass through
+    ``clean_text`` when ``clean``; rows whose text is empty are dropped and counted. Then
+    ``n_per_class`` draws that many texts per class and ``max_samples`` a random subset, both
+    kept in file order; a class a subset loses is dropped from the codes.
 
-    Raises ``DataError`` with one line for a missing file, unknown columns, too few texts in
-    a class, or an empty corpus; ``HubUnreachable`` (a ``DataError``) for an unreachable hub.
+    Parameters
+    ----------
+    source : str or path-like
+        A hub id such as ``"fancyzhx/ag_news"``, the name of a bundled dataset
+        (``"ag_news_test"``), or a path ending in one of .csv, .tsv, .parquet, .jsonl, .json
+        (optionally followed by .gz, .bz2, .xz or .zst).
+    split : str, default=None
+        The split to load; None: ``"train"``, the only split a local file has.
+    text_columns : str, list of str or None, default=None
+        A column name, a list of names or a comma-separated string; several columns are joined
+        with a space. None: ``text``, else ``title`` + ``description``.
+    label_column : str, False or None, default=None
+        The label column; None: ``label`` when present, else no labels; False or ``""``: no labels.
+    n_per_class : int, default=None
+        Texts drawn per class (needs labels); None: all.
+    max_samples : int, default=None
+        Size of a random subset; None: all.
+    clean : bool, default=True
+        Whether texts pass through ``clean_text`` (else they are only stripped).
+    seed : int, default=0
+        Seed of ``n_per_class`` and ``max_samples``' draws.
+
+    Returns
+    -------
+    corpus : Corpus
+        The texts, labels and label names, with ``source`` and ``n_dropped_empty`` set.
+
+    Raises
+    ------
+    DataError
+        With one line, for a missing, empty or unreadable file, an unsupported format or split,
+        unknown columns, missing labels, too few texts in a class, a bad ``n_per_class`` or
+        ``max_samples``, an unknown hub dataset, or an empty corpus.
+    HubUnreachable
+        (a ``DataError``) When the hub is needed and cannot be reached.
+
+    See Also
+    --------
+    read_rows : every row as it is, for a caller that must answer each one.
+    is_hub_id : whether ``source`` would be asked of the hub.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from clustering.data import load_corpus
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "news.csv"
+    ...     _ = path.write_text("text,label\\nStocks fall 2%!,business\\nStriker scores,sport\\n,sport\\n")
+    ...     corpus = load_corpus(path)
+    >>> corpus.texts, corpus.labels.tolist(), corpus.label_names, corpus.n_dropped_empty
+    (['stocks fall 2', 'striker scores'], [0, 1], ['business', 'sport'], 1)
     """
     table, features = _load_table(source, split)
     columns = list(table.column_names)
@@ -211,138 +288,6 @@ def load_corpus(source, *, split=None, text_columns=None, label_column=None, n_p
             names = [names[i] for i in present]
     return Corpus(texts=texts, labels=labels, label_names=names, source=str(source),
                   n_dropped_empty=n_dropped)
-
-
-def read_rows(source, *, split=None, text_columns=None):
-    """Every row and column of ``source`` as a DataFrame, and each row's text, raw.
-
-    The same sources and ``text_columns`` rule as ``load_corpus``, but nothing is cleaned,
-    dropped or sampled: the texts (the text columns joined with a space, ``""`` where all are
-    missing) line up with the rows, for a caller that must answer every row (``predict``).
-    """
-    table, _ = _load_table(source, split)
-    text_cols = _text_columns(text_columns, list(table.column_names))
-    parts = [table.column(c).to_pylist() for c in text_cols]
-    texts = [" ".join(str(v) for v in row if not _missing(v)) for row in zip(*parts)]
-    return table.to_pandas(), texts
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _format_suffix(path: Path) -> str:
-    """``.csv`` for both ``x.csv`` and ``x.csv.gz``: the suffix that names the format."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if len(suffixes) >= 2 and suffixes[-1] in _COMPRESSED:
-        return suffixes[-2]
-    return suffixes[-1] if suffixes else ""
-
-
-def _looks_like_path(source: str) -> bool:
-    # Hub ids are "name" or "owner/name"; anything else that names a file is a path.
-    return (_format_suffix(Path(source)) in _FORMATS or source.startswith(("/", ".", "~"))
-            or "\\" in source or source.count("/") > 1)
-
-
-def is_hub_id(source) -> bool:
-    """True when ``load_corpus(source)`` would ask the Hugging Face hub (not a file, not a bundled name)."""
-    if isinstance(source, os.PathLike):
-        return False
-    source = str(source)
-    return not (Path(os.path.expanduser(source)).exists() or _looks_like_path(source) or source in BUNDLED)
-
-
-def _load_table(source, split):
-    """Return (pyarrow table, datasets features) for ``source``'s ``split``."""
-    if is_hub_id(source):
-        return _load_hub(str(source), split or "train")
-    path = Path(os.path.expanduser(str(source)))
-    if not isinstance(source, os.PathLike) and not path.exists() and str(source) in BUNDLED:
-        path = bundled_path(str(source))
-    return _load_local(path, split)
-
-
-def _load_local(path: Path, split):
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
-    suffix = _format_suffix(path)
-    if suffix not in _FORMATS:
-        raise DataError(f"unsupported data file {path}: use one of {_SUPPORTED}")
-    if split not in (None, "train"):
-        raise DataError(f"a local data file has the single split 'train'; got split={split!r}")
-    if path.stat().st_size == 0:
-        raise DataError(f"data file is empty: {path}")
-    import datasets
-
-    builder, kwargs = _FORMATS[suffix]
-    bars_on = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()  # a local read takes milliseconds; no bar needed
-    try:
-        # The arrow cache of a local file is worth nothing once in memory: keep it temporary.
-        with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as cache:
-            ds = datasets.load_dataset(builder, data_files={"train": str(path)}, split="train",
-                                       keep_in_memory=True, cache_dir=cache, **kwargs)
-    except Exception as exc:
-        if "corresponds to no data" in str(exc):
-            raise DataError(f"data file has no rows: {path}") from exc
-        if isinstance(_root(exc), UnicodeDecodeError) or "codec can't decode" in _root_message(exc):
-            raise DataError(f"could not read {path}: it is not UTF-8 text ({_root_message(exc)}); "
-                            f"save it as UTF-8, or as parquet") from exc
-        raise DataError(f"could not read {path}: {_root_message(exc)}") from exc
-    finally:
-        if bars_on:
-            datasets.enable_progress_bars()
-    if ds.num_rows == 0:
-        raise DataError(f"data file has no rows: {path}")
-    return ds.data, ds.features
-
-
-def _load_hub(source: str, split: str):
-    if not hub_offline() and not hub_reachable():
-        raise HubUnreachable(_OFFLINE.format(source))
-    import datasets
-    from datasets.exceptions import DatasetNotFoundError
-
-    try:
-        ds = datasets.load_dataset(source, split=split)
-    except DatasetNotFoundError as exc:
-        if hub_offline():  # offline and not cached shows up as "not found" in some versions
-            raise HubUnreachable(_OFFLINE.format(source)) from exc
-        raise DataError(f"dataset {source!r} not found on the Hugging Face hub, and no local file "
-                        f"has that name") from exc
-    except (ConnectionError, OSError) as exc:
-        raise HubUnreachable(_OFFLINE.format(source)) from exc
-    except ValueError as exc:  # e.g. an unknown split
-        raise DataError(f"could not load {source!r} split {split!r}: {_root_message(exc)}") from exc
-    return ds.data, ds.features
-
-
-def _root(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None or exc.__context__ is not None:
-        exc = exc.__cause__ or exc.__context__
-    return exc
-
-
-def _root_message(exc: BaseException) -> str:
-    exc = _root(exc)
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _text_columns(text_columns, columns: list[str]) -> list[str]:
-    if text_columns is None:
-        if "text" in columns:
-            return ["text"]
-        if "title" in columns and "description" in columns:
-            return ["title", "description"]
-        raise DataError(f"no text column found: pass text_columns=...; columns are {columns}")
-    if isinstance(text_columns, str):
-        text_columns = text_columns.split(",")
-    names = [c.strip() for c in text_columns if c.strip()]
-    missing = [c for c in names if c not in columns]
-    if missing or not names:
-        raise DataError(f"text column(s) {missing or names} not found; columns are {columns}")
-    return names
 
 
 def _label_column(label_column, columns: list[str]):

@@ -1,9 +1,6 @@
 """Deep Embedded Clustering (Xie et al., ICML 2016) and Improved DEC (Guo et al., IJCAI 2017): ``DEC``, ``IDEC``.
 
-The estimators take sentence embeddings, pretrain an autoencoder on them, start the cluster
-centres from KMeans and minimise KL(P || Q) between the Student-t soft assignment Q and its
-sharpened target P; IDEC keeps the reconstruction loss. ``init="input"`` and
-``early_stopping=True`` are the study's safer variant: ``docs/dec.md`` says why.
+How they train and the study's safer variant: ``docs/dec.md``.
 """
 
 from __future__ import annotations
@@ -13,65 +10,110 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, resolve_device, seed_of, torch_generator
-from clustering._monitor import _Monitor
+from clustering._utils import check_embeddings, check_n_clusters, resolve_device, seed_of
+from clustering.assignment import soft_assignment
 from clustering.base import ClusteringEstimator
 
 Callback = Callable[[int, dict], object]
 
 
-def soft_assignment(z, centers, alpha: float = 1.0):
-    """Student-t similarity of each embedding to each centre (DEC, eq. 1).
-
-    ``q_ij = (1 + ||z_i - mu_j||^2 / alpha)^(-(alpha + 1) / 2)``, normalised over j.
-    ``z``: (n, d) tensor, ``centers``: (k, d) tensor -> (n, k) tensor whose rows sum to 1.
-    """
-    import torch
-
-    dist2 = torch.cdist(z, centers).pow(2)
-    q = (1.0 + dist2 / alpha).pow(-(alpha + 1.0) / 2.0)
-    return q / q.sum(dim=1, keepdim=True)
-
-
-def target_distribution(q):
-    """Sharpened targets (DEC, eq. 3): ``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')``.
-
-    ``f_j = sum_i q_ij`` is the soft cluster frequency; dividing by it keeps large clusters
-    from swallowing the rest. Works on (n, k) tensors or arrays; rows of the result sum to 1.
-    """
-    weight = q**2 / q.sum(0)
-    return weight / weight.sum(1, keepdims=True) if isinstance(q, np.ndarray) else (weight.t() / weight.sum(1)).t()
-
-
 class DEC(ClusteringEstimator):
     """Deep Embedded Clustering on precomputed embeddings.
 
-    Stage 1 pretrains an ``AutoEncoder(n_features, hidden_dims)`` with MSE and Adam
-    (``pretrain_epochs``, ``lr``, ``weight_decay``); stage 2 runs KMeans (``n_init``
-    restarts) on the latent codes and fine-tunes encoder and centres for up to ``epochs``
-    epochs with Adam at ``dec_lr`` on KL(P || Q). P is recomputed on the whole data every
-    ``update_interval`` epochs; training stops early once fewer than ``tol`` of the
-    samples change cluster between two updates.
+    Stage 1 pretrains an ``AutoEncoder(n_features, hidden_dims)`` on ``X`` with MSE and Adam. Stage 2
+    starts the centres from KMeans and fine-tunes encoder and centres with Adam on KL(P || Q), the
+    Student-t soft assignment Q against its target distribution P. No stage reads labels.
 
-    ``init`` chooses the starting centres: ``"latent"`` (Xie et al.: KMeans on the latent
-    codes) or ``"input"`` (KMeans on ``X``; each centre is the mean latent code of its
-    cluster). ``early_stopping`` keeps the state whose hard assignment has the best
-    label-free score (``monitor_score``) over the target updates, the start included, and
-    stops after ``patience`` updates without a better one; the score is computed on a seeded
-    sample of ``monitor_sample`` rows.
+    Parameters
+    ----------
+    n_clusters : int, default=4
+        Number of clusters.
+    hidden_dims : sequence of int, default=(256, 128, 64)
+        Widths of the encoder's layers; the last is the latent dimension. The decoder mirrors them.
+    alpha : float, default=1.0
+        Degrees of freedom of the Student-t kernel.
+    pretrain_epochs : int, default=20
+        Epochs of stage 1.
+    epochs : int, default=10
+        Most epochs of stage 2.
+    batch_size : int, default=64
+        Mini-batch size of both stages.
+    lr : float, default=1e-3
+        Adam's learning rate in stage 1.
+    dec_lr : float, default=1e-4
+        Adam's learning rate in stage 2.
+    update_interval : int, default=1
+        Stage-2 epochs between recomputations of P on the whole data.
+    tol : float, default=1e-3
+        Stage 2 stops once fewer than this share of the samples change cluster between two updates.
+    activation : {"relu", "gelu", "elu", "tanh", "leaky_relu"}, default="relu"
+        Activation after every hidden layer.
+    batch_norm : bool, default=False
+        Batch norm after every hidden layer.
+    dropout : float, default=0.0
+        Dropout after every hidden layer, in [0, 1).
+    weight_decay : float, default=0.0
+        Adam's L2 penalty in stage 1.
+    n_init : int, default=20
+        KMeans restarts for the starting centres.
+    init : {"latent", "input"}, default="latent"
+        Starting centres: KMeans on the latent codes (Xie et al.), or KMeans on ``X`` with each centre
+        the mean latent code of its cluster.
+    early_stopping : bool, default=False
+        Score the hard assignment at every target update, the start included, by a label-free score (the
+        cosine silhouette in the input space), keep the best-scoring state, stop after ``patience``
+        updates without a better one.
+    patience : int, default=2
+        Target updates without a better score before early stopping.
+    monitor_sample : int, default=2000
+        Rows of the seeded sample the early-stopping score is computed on.
+    precision : {"auto", "float32", "bfloat16-mixed"}, default="auto"
+        Arithmetic of the matrix products in both stages. ``"bfloat16-mixed"``: products in bfloat16
+        accumulated in float32, while weights, optimizer, losses and P stay float32; ``"auto"``: that where
+        the device computes bfloat16 natively (a CPU with AVX512-BF16 or AMX, an Ampere or newer GPU), else float32.
+        Prediction is float32 either way.
+    device : str, torch.device or None, default=None
+        Where to train; None: CUDA when available, else the CPU.
+    random_state : int, RandomState or None, default=0
+        Seed of the weights, the batch order, KMeans and the early-stopping sample.
 
-    ``precision`` is the training's arithmetic for matrix products, in both stages:
-    ``"float32"``, ``"bfloat16-mixed"`` (products in bfloat16, accumulated in float32; weights,
-    optimizer, losses and the target distribution stay float32) or ``"auto"`` (the default:
-    bfloat16-mixed where the device computes it natively, e.g. a CPU with AVX512-BF16 or AMX or an
-    Ampere GPU, else float32). Prediction is float32 either way. ``benchmarks.training_precision``
-    measures what bfloat16 changes on three corpora (``benchmarks/RESULTS.md``).
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, latent_dim)
+        Centres in the latent space.
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training sample.
+    history_ : dict of str to list of float
+        ``ae_loss`` per pretraining epoch; ``cluster_loss`` and ``label_change`` per DEC epoch;
+        ``monitor``, the score of every target update, with early stopping.
+    n_iter_ : int
+        DEC epochs run.
+    best_iter_ : int
+        The DEC epoch whose state was kept (0: the start).
+    autoencoder_ : AutoEncoder
+        The pretrained autoencoder, its encoder fine-tuned in stage 2.
+    n_features_in_ : int
+        Width of ``X``.
 
-    Fitted attributes: ``cluster_centers_`` (k, latent_dim), ``labels_`` (n,),
-    ``history_`` (dict of per-epoch lists: ``ae_loss``, ``cluster_loss``, ``label_change``,
-    and ``monitor`` with early stopping), ``n_iter_`` (DEC epochs run), ``best_iter_``
-    (the DEC epoch whose state was kept: 0 is the start), ``autoencoder_``,
-    ``n_features_in_``.
+    See Also
+    --------
+    IDEC : DEC that keeps the reconstruction loss.
+    clustering.baselines.AutoEncoderKMeans : Stage 1 and the KMeans start, without stage 2.
+
+    Notes
+    -----
+    Xie, Girshick and Farhadi, "Unsupervised Deep Embedding for Clustering Analysis", ICML 2016:
+    Q is eq. 1 (``clustering.assignment.soft_assignment``), P eq. 3 (``target_distribution`` there). ``init="input"`` and
+    ``early_stopping=True`` are the study's safer variant (``docs/dec.md``).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from clustering.metrics import cluster_accuracy
+    >>> X, y = make_blobs(90, n_features=8, centers=3, random_state=0)
+    >>> model = DEC(3, hidden_dims=(16, 4), pretrain_epochs=20, epochs=5, batch_size=16, n_init=5, device="cpu").fit(X)
+    >>> model.cluster_centers_.shape, model.predict_proba(X).shape, bool(cluster_accuracy(y, model.labels_) > 0.9)
+    ((3, 4), (90, 3), True)
     """
 
     _reconstruction = False  # IDEC keeps the decoder's loss in stage 2
@@ -189,79 +231,9 @@ class DEC(ClusteringEstimator):
 
     def _cluster(self, ae, centers, X, labels, device, precision: str, callback, seed: int):
         """Stage 2: minimise KL(P || Q) (+ gamma-weighted reconstruction for IDEC)."""
-        import torch
-        import torch.nn.functional as F
+        from clustering._dec_loop import train_clusters
 
-        from clustering._train import adam, batch_indices, forward
-
-        params = list(ae.encoder.parameters()) + [centers]
-        if self._reconstruction:
-            params += list(ae.decoder.parameters())
-        opt = adam(params, lr=self.dec_lr, device=device)
-        encoder, decoder = forward(ae.encoder, precision), forward(ae.decoder, precision)
-        data = torch.from_numpy(X).to(device)
-        gen = torch_generator(seed + 1)
-        step0 = len(self.history_["ae_loss"])
-        monitor = _Monitor(X, self.monitor_sample, seed) if self.early_stopping else None
-        p = None
-        for epoch in range(1, self.epochs + 1):
-            if p is None or (epoch - 1) % self.update_interval == 0:
-                q = self._soft_assign(ae, centers, data)
-                p = target_distribution(q)
-                new_labels = q.argmax(1).cpu().numpy()
-                change = float(np.mean(new_labels != labels))
-                labels = new_labels
-                if monitor is not None:
-                    # The state scored here is the one after epoch - 1 (0: the start).
-                    monitor.update(labels, epoch - 1, ae.encoder, centers)
-                    if monitor.exhausted(self.patience):
-                        break
-                if epoch > 1 and change < self.tol:
-                    break
-            ae.train()
-            # Summed on the device and read once per epoch: a per-step .item() waits for the step.
-            kl_total = torch.zeros((), dtype=torch.float64, device=device)
-            rec_total = torch.zeros((), dtype=torch.float64, device=device)
-            for idx in batch_indices(len(data), self.batch_size, gen, device):
-                if len(idx) == 1 and self.batch_norm:
-                    continue
-                batch = data.index_select(0, idx)
-                z = encoder(batch)
-                if self._reconstruction:  # DEC's loss never reads the decoder: no forward pass
-                    recon = decoder(z)
-                kl = F.kl_div(soft_assignment(z, centers, self.alpha).log(), p.index_select(0, idx), reduction="batchmean")
-                loss = kl
-                if self._reconstruction:
-                    rec = F.mse_loss(recon, batch)
-                    loss = rec + self.gamma * kl
-                    rec_total += rec.detach() * len(idx)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                kl_total += kl.detach() * len(idx)
-            kl_total, rec_total = kl_total.item(), rec_total.item()
-            kl_epoch = kl_total / len(data)
-            if not np.isfinite(kl_epoch):
-                raise FloatingPointError(f"clustering loss diverged at DEC epoch {epoch} (loss={kl_epoch})")
-            self.n_iter_ = epoch
-            logs = {"stage": "cluster", "cluster_loss": kl_epoch, "label_change": change, "labels": labels}
-            self.history_["cluster_loss"].append(kl_epoch)
-            self.history_["label_change"].append(change)
-            if self._reconstruction:
-                logs["recon_loss"] = rec_total / len(data)
-                self.history_["recon_loss"].append(logs["recon_loss"])
-            if callback is not None and callback(step0 + epoch, logs) is True:
-                break
-        else:
-            if monitor is not None:  # the state after the last epoch has not been scored yet
-                q = self._soft_assign(ae, centers, data)
-                monitor.update(q.argmax(1).cpu().numpy(), self.n_iter_, ae.encoder, centers)
-        ae.eval()
-        if monitor is not None:
-            self.history_["monitor"] = monitor.scores
-            self.best_iter_ = monitor.restore(ae.encoder, centers)
-        else:
-            self.best_iter_ = self.n_iter_
+        train_clusters(self, ae, centers, X, labels, device, precision, callback, seed)
 
     def n_trainable_parameters(self) -> int:
         """The autoencoder's weights (its decoder too: pretraining trains it)."""
@@ -269,13 +241,6 @@ class DEC(ClusteringEstimator):
 
         check_is_fitted(self, "autoencoder_")
         return count_parameters(self.autoencoder_)
-
-    def _soft_assign(self, ae, centers, data, batch_size: int = 8192):
-        import torch
-
-        ae.eval()
-        with torch.no_grad():
-            return torch.cat([soft_assignment(ae.encoder(data[i : i + batch_size]), centers, self.alpha) for i in range(0, len(data), batch_size)])
 
     def _check_params(self):
         for name in ("pretrain_epochs", "epochs", "batch_size", "update_interval", "n_init"):
@@ -313,9 +278,49 @@ class DEC(ClusteringEstimator):
         return self.predict_proba(X).argmax(1)
 
 
-
 class IDEC(DEC):
-    """DEC that keeps the reconstruction loss: ``L = L_rec + gamma * KL(P || Q)`` (Guo et al. 2017, eq. 5)."""
+    """Improved Deep Embedded Clustering: DEC that keeps the reconstruction loss.
+
+    Stage 2 trains the decoder too and minimises ``L = L_rec + gamma * KL(P || Q)``, so the latent
+    space keeps what reconstructs ``X`` while the clusters sharpen.
+
+    Parameters
+    ----------
+    n_clusters, hidden_dims, alpha
+        As in :class:`DEC`, with the same defaults.
+    gamma : float, default=0.1
+        Weight of the clustering loss KL(P || Q) against the reconstruction loss.
+    pretrain_epochs, epochs, batch_size, lr, dec_lr, update_interval, tol, activation, batch_norm, dropout
+        As in :class:`DEC`, with the same defaults.
+    weight_decay, n_init, init, early_stopping, patience, monitor_sample, precision, device, random_state
+        As in :class:`DEC`, with the same defaults.
+
+    Attributes
+    ----------
+    cluster_centers_, labels_, n_iter_, best_iter_, n_features_in_
+        As in :class:`DEC`.
+    autoencoder_ : AutoEncoder
+        The pretrained autoencoder, encoder and decoder fine-tuned in stage 2.
+    history_ : dict of str to list of float
+        DEC's, plus ``recon_loss`` per DEC epoch.
+
+    See Also
+    --------
+    DEC : The same without the reconstruction loss in stage 2.
+
+    Notes
+    -----
+    Guo, Gao, Liu and Yin, "Improved Deep Embedded Clustering with Local Structure Preservation",
+    IJCAI 2017, eq. 5 (their gamma weighs the clustering loss).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> X, _ = make_blobs(90, n_features=8, centers=3, random_state=0)
+    >>> model = IDEC(3, hidden_dims=(16, 4), pretrain_epochs=20, epochs=5, batch_size=16, n_init=5, device="cpu").fit(X)
+    >>> len(set(model.labels_)), len(model.history_["recon_loss"]) == model.n_iter_
+    (3, True)
+    """
 
     _reconstruction = True
 
@@ -360,12 +365,7 @@ _INPUT_KMEANS: dict[tuple, np.ndarray] = {}
 
 
 def _input_kmeans(X: np.ndarray, n_clusters: int, n_init: int, random_state) -> np.ndarray:
-    """KMeans labels of ``X``, remembered for the last few inputs.
-
-    Every trial of a study fits the same embeddings with the same seed, so with
-    ``init="input"`` they all start from the same partition: on 20,000 x 384 that KMeans
-    (``n_init`` restarts) is a third of a short trial, paid once here instead.
-    """
+    """KMeans labels of ``X``, remembered for the last few inputs: a study's trials share them (``docs/dec.md``)."""
     import hashlib
 
     from sklearn.cluster import KMeans

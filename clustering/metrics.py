@@ -12,6 +12,12 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
+from clustering.internal_metrics import cosine_silhouette_samples, internal_scores, silhouette
+
+# the internal scores stay importable from here, beside the external ones
+__all__ = ["cluster_accuracy", "purity_score", "label_mapping", "evaluate", "EXTERNAL",
+           "cosine_silhouette_samples", "silhouette", "internal_scores"]
+
 
 def _contingency(labels_true, labels_pred) -> np.ndarray:
     labels_true = np.asarray(labels_true)
@@ -26,9 +32,48 @@ def _contingency(labels_true, labels_pred) -> np.ndarray:
 def cluster_accuracy(labels_true, labels_pred) -> float:
     """Best accuracy over one-to-one matchings of clusters to classes (Hungarian method).
 
-    The standard unsupervised clustering accuracy (Xie et al. 2016, eq. 10):
-    ``max_m sum_i 1[y_i = m(c_i)] / n``. With more clusters than classes, the unmatched
-    clusters count as errors.
+    The standard unsupervised clustering accuracy: ``max_m sum_i 1[y_i = m(c_i)] / n``,
+    the maximum over one-to-one maps ``m`` from clusters to classes. With more clusters
+    than classes, the unmatched clusters count as errors.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Ground-truth class labels.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels to evaluate.
+
+    Returns
+    -------
+    accuracy : float
+        Between 0 and 1; 1 when the clusters are the classes up to renaming.
+
+    Raises
+    ------
+    ValueError
+        When the two label arrays are not 1-D of the same length.
+
+    See Also
+    --------
+    label_mapping : The cluster -> class matching behind this score.
+    purity_score : The same count without the one-to-one constraint.
+
+    Notes
+    -----
+    Xie, Girshick and Farhadi, "Unsupervised deep embedding for clustering analysis",
+    ICML 2016, eq. 10. The best matching is the Hungarian method
+    (``scipy.optimize.linear_sum_assignment``) on the contingency matrix.
+
+    Examples
+    --------
+    >>> from clustering.metrics import cluster_accuracy
+    >>> cluster_accuracy([0, 0, 1, 1], [1, 1, 0, 0])
+    1.0
+
+    Three clusters for two classes: cluster 1 is left unmatched, so its sample is an error.
+
+    >>> round(cluster_accuracy([0, 0, 0, 1, 1, 1], [0, 0, 1, 2, 2, 2]), 3)
+    0.833
     """
     c = _contingency(labels_true, labels_pred)
     rows, cols = linear_sum_assignment(c, maximize=True)
@@ -36,13 +81,80 @@ def cluster_accuracy(labels_true, labels_pred) -> float:
 
 
 def purity_score(labels_true, labels_pred) -> float:
-    """Share of samples that belong to the majority class of their cluster."""
+    """Share of samples that belong to the majority class of their cluster.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Ground-truth class labels.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels to evaluate.
+
+    Returns
+    -------
+    purity : float
+        Between 0 and 1; 1 when every cluster holds a single class, which splitting the
+        classes into more clusters never hurts (unlike ``cluster_accuracy``).
+
+    Raises
+    ------
+    ValueError
+        When the two label arrays are not 1-D of the same length.
+
+    See Also
+    --------
+    cluster_accuracy : The one-to-one version of the same count.
+
+    Notes
+    -----
+    Manning, Raghavan and Schutze, "Introduction to Information Retrieval", Cambridge
+    University Press 2008, section 16.3.
+
+    Examples
+    --------
+    >>> from clustering.metrics import purity_score
+    >>> purity_score([0, 0, 0, 1, 1, 1], [0, 0, 1, 2, 2, 2])
+    1.0
+    >>> round(purity_score([0, 0, 1, 1], [0, 0, 0, 1]), 3)
+    0.75
+    """
     c = _contingency(labels_true, labels_pred)
     return float(c.max(axis=0).sum() / c.sum())
 
 
 def label_mapping(labels_true, labels_pred) -> dict[int, int]:
-    """The Hungarian cluster -> class matching behind ``cluster_accuracy``."""
+    """The Hungarian cluster -> class matching behind ``cluster_accuracy``.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        Ground-truth class labels.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels.
+
+    Returns
+    -------
+    mapping : dict of int to int
+        ``{cluster: class}`` for every matched cluster; with more clusters than classes the
+        unmatched clusters are absent.
+
+    Raises
+    ------
+    ValueError
+        When the two label arrays are not 1-D of the same length.
+
+    See Also
+    --------
+    cluster_accuracy : The accuracy of this matching.
+
+    Examples
+    --------
+    >>> from clustering.metrics import label_mapping
+    >>> dict(sorted(label_mapping([0, 0, 1, 1], [1, 1, 0, 0]).items()))
+    {0: 1, 1: 0}
+    >>> dict(sorted(label_mapping([0, 0, 0, 1, 1, 1], [0, 0, 1, 2, 2, 2]).items()))
+    {0: 0, 2: 1}
+    """
     classes, clusters = np.unique(labels_true), np.unique(labels_pred)
     c = _contingency(labels_true, labels_pred)
     rows, cols = linear_sum_assignment(c, maximize=True)
@@ -55,86 +167,6 @@ EXTERNAL = {
     "ari": skm.adjusted_rand_score,
     "purity": purity_score,
 }
-
-
-def _degenerate(labels_pred) -> bool:
-    n, k = len(labels_pred), len(np.unique(labels_pred))
-    if 2 <= k <= n - 1:
-        return False
-    warnings.warn(f"internal scores need 2 <= n_clusters <= n_samples - 1; got {k} cluster(s) for {n} sample(s): NaN",
-                  RuntimeWarning, stacklevel=3)
-    return True
-
-
-def cosine_silhouette_samples(X, labels) -> np.ndarray:
-    """``sklearn.metrics.silhouette_samples(X, labels, metric="cosine")`` in O(n k d), not O(n^2 d).
-
-    With rows scaled to unit length, the cosine distance is ``1 - x.y``, so a row's summed
-    distance to a cluster is ``|C| - x.S_C`` with ``S_C`` the cluster's sum of unit rows: the
-    mean distances that the silhouette needs come from one ``n x k`` product instead of the
-    ``n x n`` distance matrix. The terms are scikit-learn's: a row's distance to itself is 0
-    and its own cluster's mean is over the other ``|C| - 1`` rows; an all-zero row is at
-    distance 1 from every other row; a singleton cluster scores 0. They agree up to float
-    rounding and scikit-learn clipping each distance to [0, 2]. ``X`` may be sparse.
-    """
-    from sklearn.preprocessing import normalize
-
-    _, labels = np.unique(np.asarray(labels), return_inverse=True)
-    unit = normalize(X.astype(np.float64) if hasattr(X, "toarray") else np.asarray(X, dtype=np.float64))
-    k = labels.max() + 1
-    sizes = np.bincount(labels, minlength=k).astype(np.float64)
-    one_hot = np.zeros((len(labels), k))
-    one_hot[np.arange(len(labels)), labels] = 1.0
-    sums = np.asarray(unit.T @ one_hot).T                      # (k, d): each cluster's sum of unit rows
-    dist = sizes - np.asarray(unit @ sums.T)                   # (n, k): summed cosine distances
-    rows = np.arange(len(labels))
-    own = np.asarray(unit.multiply(unit).sum(axis=1)).ravel() if hasattr(unit, "multiply") else (unit * unit).sum(axis=1)
-    dist[rows, labels] -= 1.0 - own                            # less the row's distance to itself
-    with np.errstate(divide="ignore", invalid="ignore"):
-        intra = dist[rows, labels] / (sizes[labels] - 1)
-        mean = dist / sizes
-        mean[rows, labels] = np.inf
-        inter = mean.min(axis=1)
-        out = (inter - intra) / np.maximum(intra, inter)
-    out[sizes[labels] == 1] = 0.0
-    return out
-
-
-def silhouette(X, labels_pred, *, metric: str = "cosine", sample_size: int | None = 10000, random_state: int = 0) -> float:
-    """Mean silhouette in ``metric`` (dense or sparse ``X``), on a seeded sample above ``sample_size``.
-
-    The sample is scikit-learn's (``silhouette_score``'s ``sample_size``/``random_state``);
-    cosine is computed exactly by ``cosine_silhouette_samples``, other metrics by scikit-learn.
-    """
-    labels_pred = np.asarray(labels_pred)
-    if _degenerate(labels_pred):
-        return float("nan")
-    if sample_size is not None and len(labels_pred) > sample_size:
-        rows = np.random.RandomState(random_state).permutation(X.shape[0])[:sample_size]
-        X, labels_pred = X[rows], labels_pred[rows]
-        if _degenerate(labels_pred):  # scikit-learn raises here; a sample can lose clusters
-            return float("nan")
-    if metric == "cosine":
-        return float(np.mean(cosine_silhouette_samples(X, labels_pred)))
-    return float(skm.silhouette_score(X, labels_pred, metric=metric))
-
-
-def internal_scores(X, labels_pred, *, metric: str = "cosine", sample_size: int | None = 10000, random_state: int = 0) -> dict[str, float]:
-    """Silhouette (in ``metric``, sampled above ``sample_size``), Davies-Bouldin, Calinski-Harabasz.
-
-    Fewer than two clusters, or a cluster per sample, gives NaN with a warning: these
-    scores are undefined there, and a tuning run should record that rather than crash.
-    Davies-Bouldin and Calinski-Harabasz are Euclidean by definition and need dense ``X``.
-    """
-    labels_pred = np.asarray(labels_pred)
-    if _degenerate(labels_pred):
-        return {"silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
-    dense = X.toarray() if hasattr(X, "toarray") else X
-    return {
-        "silhouette": silhouette(X, labels_pred, metric=metric, sample_size=sample_size, random_state=random_state),
-        "davies_bouldin": float(skm.davies_bouldin_score(dense, labels_pred)),
-        "calinski_harabasz": float(skm.calinski_harabasz_score(dense, labels_pred)),
-    }
 
 
 def evaluate(
@@ -151,6 +183,44 @@ def evaluate(
     ``acc, nmi, ari, purity`` when ``labels_true`` is given; ``silhouette,
     davies_bouldin, calinski_harabasz`` when ``X`` (n_samples, n_features) is given.
     Always ``n_clusters``, the number of non-empty clusters found.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,) or None
+        Ground-truth class labels; None leaves out the external scores.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster labels to evaluate.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features) or None, default=None
+        The samples the internal scores are computed on; None leaves them out.
+    metric : str, default="cosine"
+        The distance of the silhouette (see ``silhouette``).
+    sample_size : int or None, default=10000
+        Sample size of the silhouette (None: all samples).
+    random_state : int, default=0
+        Seed of the silhouette's sample.
+
+    Returns
+    -------
+    scores : dict of str to float
+        ``n_clusters``, then ``acc`` (``cluster_accuracy``), ``nmi``, ``ari``, ``purity``
+        (``purity_score``) and the ``internal_scores``, as the inputs allow. The external
+        scores are NaN, with a ``RuntimeWarning``, for fewer than two samples.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` does not have a row per label.
+
+    See Also
+    --------
+    cluster_accuracy, purity_score, internal_scores
+
+    Examples
+    --------
+    >>> from clustering.metrics import evaluate
+    >>> scores = evaluate([0, 0, 0, 1, 1, 1], [0, 0, 1, 2, 2, 2])
+    >>> {name: round(value, 3) for name, value in scores.items()}
+    {'n_clusters': 3.0, 'acc': 0.833, 'nmi': 0.813, 'ari': 0.706, 'purity': 1.0}
     """
     labels_pred = np.asarray(labels_pred)
     out: dict[str, float] = {"n_clusters": float(len(np.unique(labels_pred)))}

@@ -1,8 +1,7 @@
 """Figures for a clustering run: t-SNE of the latent space, contingency heatmap, curves.
 
-Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot``, so no GUI
-backend is ever selected and nothing stays registered in pyplot's global figure list;
-``fig.savefig(...)`` renders it with Agg. Saving is the caller's job.
+Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot`` (no GUI backend,
+nothing left in pyplot's figure list); ``fig.savefig(...)`` renders it with Agg, and saving is the caller's job.
 """
 
 from __future__ import annotations
@@ -56,13 +55,60 @@ def tsne_plot(
     random_state: int = 0,
     title: str | None = None,
 ) -> Figure:
-    """2-D t-SNE (van der Maaten & Hinton 2008) of ``X`` (n_samples, n_features).
+    """Scatter a 2-D t-SNE of ``X``, coloured by cluster and, optionally, by true class.
 
-    Left panel coloured by ``labels_pred`` (n_samples,); when ``labels_true`` is given, a
-    right panel coloured by the true classes, named through ``label_names``. Above
+    The left panel is coloured by ``labels_pred``; when ``labels_true`` is given, a right
+    panel is coloured by the true classes, named through ``label_names``. Above
     ``max_points`` samples a seeded random subset is embedded, since t-SNE is quadratic-ish
-    and a denser cloud shows nothing more. ``perplexity`` is capped at (n - 1) / 3 so tiny
-    inputs still work.
+    and a denser cloud shows nothing more.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The points, e.g. a model's latent space or the embeddings.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster of each sample.
+    labels_true : array-like of shape (n_samples,), default=None
+        True class of each sample; None draws the left panel only.
+    label_names : sequence of str or mapping, default=None
+        Display name of each true class, ``label_names[label]``; None shows the labels.
+    max_points : int, default=3000
+        Most samples embedded; a seeded random subset above it.
+    perplexity : float, default=30.0
+        t-SNE's perplexity, capped at (n - 1) / 3 so tiny inputs still work.
+    random_state : int, default=0
+        Seed of the subset and of t-SNE.
+    title : str, default=None
+        Title above the panels.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One panel, or two side by side.
+
+    Raises
+    ------
+    ValueError
+        When ``X`` is not 2-D, the label arrays do not have one entry per sample, or there
+        are fewer than 3 samples.
+
+    See Also
+    --------
+    sklearn.manifold.TSNE : the embedding (``init="pca"``).
+    contingency_heatmap : the same comparison as counts.
+
+    Notes
+    -----
+    t-SNE: van der Maaten & Hinton, "Visualizing Data using t-SNE", JMLR 2008.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clustering.plots import tsne_plot
+    >>> X = np.random.default_rng(0).normal(size=(12, 5))
+    >>> fig = tsne_plot(X, np.repeat([0, 1], 6), labels_true=np.repeat([1, 0], 6), label_names=["a", "b"])
+    >>> type(fig).__name__, len(fig.axes)
+    ('Figure', 2)
     """
     from sklearn.manifold import TSNE
 
@@ -111,11 +157,45 @@ def contingency_heatmap(
     label_names: Sequence[str] | Mapping | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Counts of true classes (rows) against clusters (columns), annotated in each cell.
+    """Draw the counts of true classes (rows) against clusters (columns), annotated in each cell.
 
     Columns are ordered by the Hungarian matching of clusters to classes (the one that
     defines clustering accuracy), so the diagonal holds the matched pairs; clusters left
-    unmatched (more clusters than classes) come last. Both inputs have shape (n_samples,).
+    unmatched (more clusters than classes) come last.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        True class of each sample.
+    labels_pred : array-like of shape (n_samples,)
+        Cluster of each sample.
+    label_names : sequence of str or mapping, default=None
+        Display name of each true class, ``label_names[label]``; None shows the labels.
+    title : str, default=None
+        Axes title; None: ``"contingency (columns in matched order)"``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One heatmap of the counts.
+
+    Raises
+    ------
+    ValueError
+        When the label arrays are not 1-D of equal length.
+
+    See Also
+    --------
+    sklearn.metrics.cluster.contingency_matrix : the counts.
+    clustering.metrics.cluster_accuracy : the accuracy under the same matching.
+
+    Examples
+    --------
+    >>> from clustering.plots import contingency_heatmap
+    >>> fig = contingency_heatmap([0, 0, 1, 1, 2], [1, 1, 0, 0, 0], label_names=["x", "y", "z"])
+    >>> ax = fig.axes[0]
+    >>> [t.get_text() for t in ax.get_xticklabels()], [t.get_text() for t in ax.get_yticklabels()]
+    (['1', '0'], ['x', 'y', 'z'])
     """
     from sklearn.metrics.cluster import contingency_matrix
 
@@ -145,9 +225,36 @@ def contingency_heatmap(
 
 
 def loss_curves(histories: Mapping[str, Sequence[float]], *, logy: bool = False, title: str | None = None) -> Figure:
-    """One line per named per-epoch series (e.g. ``ae_loss``, ``dec_loss``, ``label_change``).
+    """Plot one line per named per-epoch series (e.g. ``ae_loss``, ``dec_loss``, ``label_change``).
 
-    The x axis is the epoch, counted from 1; series may have different lengths.
+    The x axis is the epoch, counted from 1; series may have different lengths, so an
+    estimator's ``history_`` can be passed as it is.
+
+    Parameters
+    ----------
+    histories : mapping of str to sequence of float
+        Each series by its name, one value per epoch.
+    logy : bool, default=False
+        Whether the y axis is logarithmic.
+    title : str, default=None
+        Axes title; None: ``"training curves"``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axes, a legend when there is a series.
+
+    See Also
+    --------
+    score_curve : scores against a swept value instead of the epoch.
+
+    Examples
+    --------
+    >>> from clustering.plots import loss_curves
+    >>> fig = loss_curves({"ae_loss": [1.0, 0.5, 0.25], "dec_loss": [0.3, 0.2]}, logy=True)
+    >>> ax = fig.axes[0]
+    >>> [line.get_label() for line in ax.get_lines()], ax.get_yscale(), ax.get_lines()[0].get_xdata().tolist()
+    (['ae_loss', 'dec_loss'], 'log', [1, 2, 3])
     """
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -173,9 +280,41 @@ def score_curve(
     chosen=None,
     title: str | None = None,
 ) -> Figure:
-    """Scores against a swept value (silhouette etc. against k), a dashed line at ``chosen``.
+    """Plot scores against a swept value (silhouette etc. against k), a dashed line at ``chosen``.
 
-    Every series in ``ys_by_name`` must have one value per entry of ``xs``.
+    Parameters
+    ----------
+    xs : array-like of shape (n_values,)
+        The swept values, e.g. the numbers of clusters tried.
+    ys_by_name : mapping of str to sequence of float
+        Each score by its name, one value per entry of ``xs``.
+    xlabel : str, default="k"
+        Name of the swept value, on the x axis and in the ``chosen`` line's label.
+    chosen : float, default=None
+        Value marked by a dashed vertical line; None: no line.
+    title : str, default=None
+        Axes title; None: ``"scores by <xlabel>"``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axes with a line per score.
+
+    Raises
+    ------
+    ValueError
+        When a series does not have one value per entry of ``xs``.
+
+    See Also
+    --------
+    loss_curves : per-epoch series.
+
+    Examples
+    --------
+    >>> from clustering.plots import score_curve
+    >>> fig = score_curve([2, 3, 4], {"silhouette": [0.1, 0.3, 0.2]}, chosen=3)
+    >>> type(fig).__name__, fig.axes[0].get_legend().get_texts()[1].get_text()
+    ('Figure', 'chosen k = 3')
     """
     xs = np.asarray(xs)
     fig = Figure(figsize=(7, 4.5), layout="constrained")

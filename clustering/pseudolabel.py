@@ -305,6 +305,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         nothing scores nothing.
         """
         from clustering import selection
+        from clustering.measures import CHOICE_MEASURES
         from clustering.metrics import silhouette
 
         if self.select == "silhouette":
@@ -321,7 +322,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
                     KMeans(used, n_init=3, random_state=seed).fit_predict(F))
             return partitions[used]
 
-        scorer = selection.CrossViewScore(self.n_clusters, measures=selection.CHOICE_MEASURES, reference=reference,
+        scorer = selection.CrossViewScore(self.n_clusters, measures=CHOICE_MEASURES, reference=reference,
                                           random_state=seed).fit_views(views, lazy=True)
         return scorer.score
 
@@ -357,8 +358,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
         sample = np.arange(len(F))
         if self.init_sample is not None and len(F) > max(self.init_sample, self.n_clusters):
             sample = np.random.default_rng(seed).choice(len(F), self.init_sample, replace=False)
-        # float64 restarts: scikit-learn's k-means++ seeding upcasts float32 rows chunk by chunk,
-        # 2.3x slower at 152 clusters (benchmarks.pseudolabel_speed); the refinement stays float32
+        # float64 restarts: scikit-learn's k-means++ seeding upcasts float32 rows chunk by chunk, slower
+        # at many clusters (python -m benchmarks.pseudolabel_speed); the refinement stays float32
         restarts = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit(F[sample].astype(np.float64))
         centres = restarts.cluster_centers_.astype(F.dtype)
         return KMeans(self.n_clusters, init=centres, n_init=1, random_state=seed).fit(F)

@@ -1,8 +1,7 @@
 """Label-free scores that compare partitions made in different spaces.
 
-A partition scored in the space it was made in is favoured there (k-means all but maximises
-the silhouette of its own space), so these scores judge every partition in the same fixed
-*views* of the texts and pool the views.
+These scores judge every partition in the same fixed *views* of the texts and pool the views
+(``CrossViewScore``); ``docs/selection.md`` says why and how this was chosen.
 """
 
 from __future__ import annotations
@@ -13,12 +12,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from clustering._utils import check_texts, seed_of
-
-MEASURES = ("silhouette", "neighbours", "predictability")
-# The measures a method's own label-free choices use (``PseudoLabelClusterer(select="cross_view")``):
-# the silhouette prefers near-equal cluster sizes, which long-tailed corpora do not have.
-CHOICE_MEASURES = ("neighbours", "predictability")
-
+from clustering.measures import MEASURES, coverage, neighbour_graph, view_score
 
 def lexical_view(texts, *, dims: int = 128, random_state=0) -> np.ndarray:
     """The L2-normalised LSA projection (n, <= dims) of the texts' tf-idf vectors.
@@ -41,6 +35,25 @@ def lexical_view(texts, *, dims: int = 128, random_state=0) -> np.ndarray:
     ------
     ValueError
         When no text has a word (two letters or more).
+
+    See Also
+    --------
+    CrossViewScore : Uses this as the lexical view.
+
+    Notes
+    -----
+    Latent semantic analysis (Deerwester et al., "Indexing by latent semantic analysis",
+    JASIS 1990) of sublinear tf-idf vectors, without English stop words and with terms in
+    at least two texts (every term, stop words included, for corpora too small for that).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from clustering.selection import lexical_view
+    >>> texts = ["cats purr", "cats meow", "cats nap", "stocks fall", "stocks rise", "stocks fall again"]
+    >>> Z = lexical_view(texts, dims=2)
+    >>> Z.shape, bool(np.allclose(np.linalg.norm(Z, axis=1), 1.0))
+    ((6, 2), True)
     """
     texts = check_texts(texts)
     try:
@@ -54,118 +67,6 @@ def lexical_view(texts, *, dims: int = 128, random_state=0) -> np.ndarray:
     n_components = max(1, min(dims, tfidf.shape[1] - 1, len(texts) - 1))
     lsa = TruncatedSVD(n_components, random_state=seed_of(random_state)).fit_transform(tfidf)
     return normalize(lsa).astype(np.float32)
-
-
-_GRAPHS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # the last few views' graphs, by content
-
-
-def neighbour_graph(X, *, n_neighbors: int = 10, sample_size: int | None = 5000,
-                    random_state=0) -> tuple[np.ndarray, np.ndarray]:
-    """The seeded sample ``rows`` (m,) of ``X`` and each sampled row's ``n_neighbors`` nearest (m, K) among them.
-
-    Cosine similarity; indices into ``rows``. The graph of a fixed view does not depend on the
-    partition, so a scorer builds it once and passes it to ``neighbour_agreement``. The last
-    few graphs are remembered by the sampled rows' content: a study scores every trial in the
-    same views, and each pseudo-labelling fit judges its choices in the same Sentence-BERT
-    view, so the (m, m) similarities are computed once per view rather than once per fit.
-    Copies are returned.
-    """
-    import hashlib
-
-    X = np.asarray(X, dtype=np.float32)
-    rows = np.arange(len(X))
-    if sample_size is not None and len(X) > sample_size:
-        rows = np.random.default_rng(seed_of(random_state)).choice(len(X), sample_size, replace=False)
-    k = min(n_neighbors, len(rows) - 1)
-    if k < 1:
-        return rows, np.empty((len(rows), 0), dtype=np.intp)
-    sample = np.ascontiguousarray(X[rows])
-    key = (hashlib.blake2b(sample.data, digest_size=16).hexdigest(), sample.shape, k)
-    if key not in _GRAPHS:
-        if len(_GRAPHS) >= 8:
-            _GRAPHS.pop(next(iter(_GRAPHS)))
-        unit = normalize(sample)
-        sims = unit @ unit.T
-        np.fill_diagonal(sims, -np.inf)
-        _GRAPHS[key] = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    return rows, _GRAPHS[key].copy()
-
-
-def neighbour_agreement(X, labels, *, n_neighbors: int = 10, sample_size: int | None = 5000,
-                        random_state=0, graph: tuple[np.ndarray, np.ndarray] | None = None) -> float:
-    """Chance-corrected share of each text's nearest neighbours (cosine, in ``X``) in its cluster.
-
-    ``(a - e) / (1 - e)`` with ``a`` the mean share of a text's ``n_neighbors`` nearest
-    neighbours that share its cluster and ``e = sum_c p_c^2`` the share a random partition
-    of the same cluster sizes would get (Cohen's kappa for neighbour pairs): 1 when every
-    neighbourhood is pure, 0 at chance. Neighbours are searched among a seeded sample of
-    ``sample_size`` rows (``graph``: that ``neighbour_graph``, already built); SCAN (Van
-    Gansbeke et al., ECCV 2020) trains on the same premise.
-    """
-    rows, nearest = graph if graph is not None else neighbour_graph(
-        X, n_neighbors=n_neighbors, sample_size=sample_size, random_state=random_state)
-    labels = np.asarray(labels)[rows]
-    if nearest.shape[1] < 1:
-        return float("nan")
-    agree = float(np.mean(labels[nearest] == labels[:, None]))
-    shares = np.bincount(np.unique(labels, return_inverse=True)[1]) / len(labels)
-    chance = float(np.sum(shares ** 2))
-    return float("nan") if chance >= 1.0 else (agree - chance) / (1.0 - chance)
-
-
-def predictability(X, labels, *, sample_size: int | None = 5000, C: float = 1.0, random_state=0) -> float:
-    """How well a linear classifier trained on half the texts in ``X`` predicts the other half's clusters.
-
-    Two-fold cross-fitting of a multinomial logistic regression on a seeded sample; the
-    score is the adjusted Rand index between the held-out predictions and the partition (0
-    for a partition the view cannot see, 1 for one it reproduces). Stability by transfer
-    (Lange et al., Neural Computation 2004), with a classifier in a view of one's choice.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import adjusted_rand_score
-
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed_of(random_state))
-    rows = np.arange(len(labels))
-    if sample_size is not None and len(labels) > sample_size:
-        rows = rng.choice(len(labels), sample_size, replace=False)
-    rows = rng.permutation(rows)
-    halves = (rows[: len(rows) // 2], rows[len(rows) // 2:])
-    predicted = np.empty(len(labels), dtype=labels.dtype)
-    for train, test in (halves, halves[::-1]):
-        if len(np.unique(labels[train])) < 2:
-            predicted[test] = labels[train][0]
-            continue
-        clf = LogisticRegression(C=C, max_iter=200).fit(X[train], labels[train])
-        predicted[test] = clf.predict(X[test])
-    return float(adjusted_rand_score(labels[rows], predicted[rows]))
-
-
-def coverage(labels, n_clusters: int) -> float:
-    """1 for a partition using at least half of the ``n_clusters`` asked for, else the share it uses.
-
-    Neighbour agreement and predictability are easier for coarser partitions: one that merges
-    many small topics into a few clusters scores far above the true labelling
-    (``docs/selection.md``). A partition leaving
-    most of the asked clusters empty is a degenerate answer, so a score that compares
-    partitions multiplies by this factor, which drops from 1 to below 1/2 at that line.
-    """
-    used = len(np.unique(np.asarray(labels)))
-    return 1.0 if used >= n_clusters / 2.0 else used / float(n_clusters)
-
-
-def view_score(measure: str, X, labels, *, sample_size: int | None = 5000, random_state=0,
-               graph: tuple[np.ndarray, np.ndarray] | None = None) -> float:
-    """One of ``MEASURES`` for ``labels`` in the view ``X`` (higher is better); ``graph`` for ``neighbours``."""
-    from clustering.metrics import silhouette
-
-    if measure == "silhouette":
-        return silhouette(X, labels, sample_size=sample_size, random_state=seed_of(random_state))
-    if measure == "neighbours":
-        return neighbour_agreement(X, labels, sample_size=sample_size, random_state=random_state, graph=graph)
-    if measure == "predictability":
-        return predictability(X, labels, sample_size=sample_size, random_state=random_state)
-    raise ValueError(f"unknown measure {measure!r}; choose from {', '.join(MEASURES)}")
 
 
 class CrossViewScore:
@@ -212,6 +113,10 @@ class CrossViewScore:
     references_ : dict of int to dict
         The same for every number of clusters a scored partition used (fitted when first needed).
 
+    See Also
+    --------
+    lexical_view, neighbour_agreement, predictability, coverage
+
     Notes
     -----
     Wang and Ye (2024), "Deep clustering evaluation: how to validate internal clustering
@@ -247,6 +152,24 @@ class CrossViewScore:
         """Build the views of ``texts`` (with their ``embeddings``) and k-means' value of each measure in each.
 
         Without ``texts``, or texts without words, the embeddings are the one view.
+
+        Parameters
+        ----------
+        embeddings : array-like of shape (n_texts, n_features)
+            The texts' Sentence-BERT embeddings: the ``"sbert"`` view.
+        texts : sequence of str or None, default=None
+            The texts, for the ``"lexical"`` view.
+
+        Returns
+        -------
+        self : CrossViewScore
+            The fitted scorer.
+
+        Raises
+        ------
+        ValueError
+            When ``texts`` does not have one text per row of ``embeddings``, ``measures``
+            names an unknown measure, or ``n_clusters`` does not fit the number of texts.
         """
         from clustering._utils import check_embeddings
 
@@ -265,8 +188,24 @@ class CrossViewScore:
     def fit_views(self, views: dict, *, lazy: bool = False):
         """Use ``views`` (name -> rows, aligned) as they are, e.g. a method's own lexical view.
 
-        ``lazy``: fit the references when a partition is first scored, not now (``reference_``
-        is then absent until one is).
+        Parameters
+        ----------
+        views : dict of str to ndarray
+            The views by name, rows aligned; ``scores`` needs one named ``"sbert"``.
+        lazy : bool, default=False
+            Fit the references when a partition is first scored, not now (``reference_``
+            is then absent until one is).
+
+        Returns
+        -------
+        self : CrossViewScore
+            The fitted scorer.
+
+        Raises
+        ------
+        ValueError
+            When ``measures`` names an unknown measure, or ``n_clusters`` does not fit the
+            number of rows.
         """
         from clustering._utils import check_n_clusters
 
@@ -306,9 +245,26 @@ class CrossViewScore:
     def scores(self, labels, *, sample_size: int | None = None, measures=None) -> dict[str, float]:
         """``"<measure> in <view>"``: the measure of ``labels`` over k-means' there, with as many clusters.
 
-        ``sample_size`` overrides the sample; ``measures`` takes a subset of the fitted ones
-        (e.g. the cheap ones, for a score after every epoch). A partition of one cluster has no
-        scores.
+        Parameters
+        ----------
+        labels : array-like of shape (n_texts,)
+            The partition of the fitted texts.
+        sample_size : int or None, default=None
+            Overrides the sample (None: the scorer's ``sample_size``).
+        measures : iterable of str or None, default=None
+            A subset of the fitted measures (e.g. the cheap ones, for a score after every
+            epoch); None: all of them.
+
+        Returns
+        -------
+        scores : dict of str to float
+            The ratio of each ``(measure, view)`` whose reference is positive. A partition of
+            one cluster has no scores (an empty dict).
+
+        Raises
+        ------
+        ValueError
+            When ``labels`` does not have one entry per fitted text.
         """
         labels = np.asarray(labels)
         n = len(self.views_["sbert"])
@@ -325,8 +281,25 @@ class CrossViewScore:
                 for (measure, view), ref in self._reference(used).items() if ref > 0 and measure in wanted}
 
     def score(self, labels, *, sample_size: int | None = None, measures=None) -> float:
-        """The mean of ``scores`` times ``coverage``: 1 for a partition that does as well as k-means in
-        every view, by every measure, and uses at least half of ``n_clusters``."""
+        """The mean of ``scores`` times ``coverage``: the partition's cross-view score, higher is better.
+
+        1 for a partition that does as well as k-means in every view, by every measure, and
+        uses at least half of ``n_clusters``.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n_texts,)
+            The partition of the fitted texts.
+        sample_size : int or None, default=None
+            Overrides the sample (None: the scorer's ``sample_size``).
+        measures : iterable of str or None, default=None
+            A subset of the fitted measures; None: all of them.
+
+        Returns
+        -------
+        score : float
+            NaN for a partition without scores (one cluster, or no positive reference).
+        """
         scores = self.scores(labels, sample_size=sample_size, measures=measures)
         if not scores:
             return float("nan")

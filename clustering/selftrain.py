@@ -1,37 +1,11 @@
-"""Self-training of the sentence encoder on its own clusters, without labels.
+"""Self-training of the sentence encoder on its own clusters, without labels: ``SelfTrainingClusterer``.
 
-A frozen encoder caps what any head can reach, so this estimator adapts the encoder
-itself, without labels. Each round embeds every text with the current encoder, runs
-k-means on the L2-normalised embeddings and fine-tunes the transformer together with a
-cosine classifier initialised at the k-means centres, on two losses, as SCCL does (Zhang et
-al., NAACL 2021):
-
-- the clustering loss KL(P || Q) between the soft assignment Q and its sharpened target P
-  (DEC, Xie et al. 2016, eq. 3), on every text, which moves the boundaries into sparse
-  regions of the space (``loss="kl"``, the default). The alternative, ``loss="ce"``, is
-  cross-entropy on the k-means labels of the ``confident_fraction`` of each cluster whose
-  margin between the nearest and the second-nearest centre is largest (the self-labelling
-  step of SCAN, Van Gansbeke et al., ECCV 2020); ``loss="none"`` keeps only the second loss;
-- an instance-contrastive loss (InfoNCE, other texts of the batch as negatives) that
-  keeps the space from collapsing. SCCL's positives are augmented copies of each text; here
-  they are one of the text's ``n_neighbors`` nearest neighbours in the starting space
-  (``positives="neighbors"``, the default; as in SCAN's and CLNN's neighbour mining) or a
-  second dropout view of the text itself (``positives="dropout"``, SimCSE, Gao et al.,
-  EMNLP 2021). Neighbours need no augmentation model and carry topic, not wording.
-
-Only the top ``trainable_layers`` layers train (two by default). The states below them are
-computed once (``clustering._transformer.FrozenPrefix``), so an epoch costs the top layers'
-share of the network: about 4 minutes for 7,600 news articles on two CPU cores. After the
-last round the texts are embedded once more and k-means on those embeddings gives ``labels_``.
-
-Texts in, labels out (``input_kind = "texts"``): the embeddings change while it trains.
-The loop is ``clustering._selftrain_loop``, the transformer internals
-``clustering._transformer``, the clustering head ``clustering.centroids``.
+Its loop is ``clustering._selftrain_loop``, the transformer internals ``clustering._transformer``, the
+clustering head ``clustering.centroids``; how it works and what was measured: ``docs/selftrain.md``.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -40,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from clustering._selftrain_loop import LOSSES, Callback, confident_mask, nearest_neighbors, train_round
 from clustering._transformer import (encode, encoder_from_bytes, encoder_to_bytes, freeze_lower_layers,
                                      text_embedders)
-from clustering._utils import check_n_clusters, check_texts, resolve_device, seed_of
+from clustering._utils import check_n_clusters, check_texts, resolve_device, seed_of, text_digest
 from clustering.base import ClusteringEstimator
 from clustering.centroids import CentroidAssigner, centroid_proba, l2_normalize, nearest_centre
 from clustering.metrics import cluster_accuracy
@@ -49,23 +23,93 @@ from clustering.metrics import cluster_accuracy
 class SelfTrainingClusterer(ClusteringEstimator):
     """Cluster raw texts while fine-tuning the sentence encoder on its own clusters.
 
-    ``fit(texts)`` loads ``embedding_model`` (a sentence-transformers name or folder), then
-    runs ``rounds`` rounds of: embed -> k-means (``n_init`` restarts) -> keep the
-    ``confident_fraction`` most confident texts per cluster (all of them at 1.0) ->
-    ``epochs_per_round`` epochs of AdamW (``lr`` for the transformer, ``head_lr`` for the
-    cosine head, batches of ``batch_size``) on them with the clustering ``loss`` ("kl", "ce"
-    or "none") plus ``contrastive_weight`` times the contrastive loss on ``positives``
-    ("neighbors" or "dropout"; see the module docstring), texts truncated at
-    ``max_seq_length`` tokens. All but the top ``trainable_layers`` layers stay frozen
-    (None: all train). Training stops early when the k-means labels of two consecutive
-    rounds agree on more than ``1 - tol`` of the texts. No step reads true labels.
-    ``random_state`` (int, None or RandomState) seeds dropout, batch order and k-means.
+    A frozen encoder caps what any head on its embeddings can reach, so this one adapts the encoder itself,
+    without labels: rounds of embed -> k-means -> fine-tune the top ``trainable_layers`` layers and a cosine
+    head on each cluster's most confident texts; k-means on the final embeddings gives ``labels_``
+    (``docs/selftrain.md`` tells how). Texts in, labels out (``input_kind = "texts"``).
 
-    Fitted attributes: ``encoder_`` (the fine-tuned SentenceTransformer), ``labels_`` (n,),
-    ``cluster_centers_`` (k, dim) in the final embedding space, ``embeddings_`` (n, dim)
-    of the training texts, ``history_`` (per round: ``n_confident``, ``loss``,
-    ``label_change``), ``n_iter_`` (rounds run). The fitted model pickles whole, encoder
-    included.
+    Parameters
+    ----------
+    n_clusters : int, default=4
+        Number of clusters.
+    embedding_model : str, default="all-MiniLM-L6-v2"
+        Sentence-transformers model name or folder the encoder starts from.
+    loss : {"kl", "ce", "none"}, default="kl"
+        Clustering loss: KL(P || Q) of the head's soft assignment Q to its sharpened target P, cross-entropy
+        on the k-means labels, or none (the contrastive loss alone).
+    rounds : int, default=1
+        Most rounds of embed -> k-means -> fine-tune (0: k-means on the stock embeddings).
+    confident_fraction : float, default=1.0
+        Share of each cluster a round trains on, largest margin between the two nearest centres first.
+    epochs_per_round : int, default=1
+        Epochs of fine-tuning per round.
+    lr : float, default=2e-4
+        AdamW learning rate of the transformer layers.
+    head_lr : float, default=1e-3
+        AdamW learning rate of the cosine head.
+    batch_size : int, default=64
+        Texts per training batch; a text's batch-mates are its contrastive negatives.
+    max_seq_length : int, default=64
+        Tokens a text is truncated at.
+    temperature : float, default=0.1
+        Temperature of the head's softmax, in training and in ``predict_proba``.
+    contrastive_weight : float, default=1.0
+        Weight of the contrastive loss (0: none).
+    positives : {"neighbors", "dropout"}, default="neighbors"
+        A text's positive: one of its ``n_neighbors`` nearest neighbours in the starting space, or a
+        second dropout view of the text itself.
+    n_neighbors : int, default=10
+        Neighbours a ``"neighbors"`` positive is drawn from.
+    trainable_layers : int or None, default=2
+        Top transformer layers that train; the rest and the token embeddings stay frozen (None: all train).
+    tol : float, default=0.01
+        Stop once two consecutive rounds' k-means labels agree (up to a permutation) on over ``1 - tol``.
+    n_init : int, default=10
+        k-means restarts per clustering.
+    embed_batch_size : int, default=128
+        Texts per batch when embedding.
+    device : str, torch.device or None, default=None
+        Where the encoder runs; None: CUDA when present, else CPU.
+    random_state : int, RandomState or None, default=0
+        Seed of dropout, batch order, positives and k-means.
+
+    Attributes
+    ----------
+    encoder_ : SentenceTransformer
+        The fine-tuned encoder. The fitted model pickles whole, encoder included.
+    labels_ : ndarray of shape (n_texts,)
+        Cluster of each training text.
+    cluster_centers_ : ndarray of shape (n_clusters, dim)
+        The k-means centres in the final embedding space, float32.
+    embeddings_ : ndarray of shape (n_texts, dim)
+        The training texts' final embeddings, L2-normalised.
+    history_ : dict of str to list
+        Per round: ``n_confident`` (texts trained on), ``loss`` (last epoch's mean), ``label_change``.
+    n_iter_ : int
+        Rounds run.
+
+    See Also
+    --------
+    clustering.centroids.CentroidAssigner : the clustering head alone, on embeddings.
+    clustering.dec.IDEC : a clustering head trained on frozen embeddings.
+
+    Notes
+    -----
+    SCCL's losses (Zhang et al., NAACL 2021): ``loss="kl"``, KL(P || Q) to DEC's target (Xie et al., ICML 2016,
+    eq. 3) per batch, Q a softmax of cosine similarities to the centres; ``loss="ce"``, SCAN's self-labelling
+    (Van Gansbeke et al., ECCV 2020). The contrastive loss is a symmetric InfoNCE whose positives are neighbours
+    in the starting space (SCAN's mining) or a second dropout pass (SimCSE: Gao et al., EMNLP 2021).
+
+    Examples
+    --------
+    >>> from clustering.selftrain import SelfTrainingClusterer
+    >>> texts = ["stocks fall on wall street", "shares and stocks rally", "bank stocks slide",
+    ...          "striker scores in cup final", "coach praises the striker", "cup final goes to penalties"]
+    >>> model = SelfTrainingClusterer(2, n_neighbors=2, batch_size=6, max_seq_length=16, n_init=3).fit(texts)
+    >>> len(set(model.labels_[:3])), len(set(model.labels_[3:])), bool(model.labels_[0] != model.labels_[3])
+    (1, 1, True)
+    >>> model.n_iter_, model.history_["n_confident"], model.cluster_centers_.shape
+    (1, [6], (2, 384))
     """
 
     input_kind = "texts"
@@ -116,13 +160,30 @@ class SelfTrainingClusterer(ClusteringEstimator):
         self.device = device
         self.random_state = random_state
 
-    # -- fitting -------------------------------------------------------------------
     def fit(self, X, y=None, *, callback: Callback | None = None):
-        """Fit on the texts ``X`` (a sequence of n strings); ``y`` is ignored.
+        """Fine-tune the encoder on the texts ``X`` and cluster them.
 
-        ``callback(step, logs)`` runs after every training epoch (``stage="train"``,
-        ``loss``) and after every round's clustering (``stage="cluster"``, ``round``,
-        ``labels``, ``label_change``); returning ``True`` stops after that step.
+        Parameters
+        ----------
+        X : sequence of str
+            The n training texts.
+        y : None
+            Ignored; no step reads true labels.
+        callback : callable, default=None
+            ``callback(step, logs)`` runs after every epoch (``stage="train"``, ``loss``) and every round's
+            clustering (``stage="cluster"``, ``round``, ``labels``, ``label_change``); ``True`` stops there.
+
+        Returns
+        -------
+        self : SelfTrainingClusterer
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For an invalid hyperparameter, or fewer texts than clusters.
+        clustering.embed.EmbeddingModelError
+            When ``embedding_model`` cannot be loaded.
         """
         import torch
 
@@ -187,7 +248,7 @@ class SelfTrainingClusterer(ClusteringEstimator):
         self.embeddings_ = emb
         self.labels_ = km.labels_.astype(np.int64)
         self.cluster_centers_ = km.cluster_centers_.astype(np.float32)
-        self._training_texts_digest = _digest(texts)
+        self._training_texts_digest = text_digest(texts)
         return self
 
     def _kmeans(self, emb, seed: int) -> KMeans:
@@ -216,51 +277,114 @@ class SelfTrainingClusterer(ClusteringEstimator):
                                                   or self.trainable_layers < 1):
             raise ValueError(f"trainable_layers must be None or an integer >= 1; got {self.trainable_layers!r}")
 
-    # -- inference -----------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
-        """L2-normalised embeddings (n_samples, dim) of the texts ``X`` by the fine-tuned encoder."""
+        """Embed the texts ``X`` with the fine-tuned encoder.
+
+        Parameters
+        ----------
+        X : sequence of str
+            The texts.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, dim)
+            L2-normalised float32 rows.
+        """
         check_is_fitted(self, "cluster_centers_")
         return encode(self.encoder_, check_texts(X), self.embed_batch_size)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Soft assignment to the centres (``centroid_proba``), (n_samples, n_clusters)."""
+        """Soft-assign the texts ``X`` to the centres; the argmax is ``predict``'s cluster.
+
+        Parameters
+        ----------
+        X : sequence of str
+            The texts.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_clusters)
+            ``clustering.centroids.centroid_proba`` at ``temperature``; rows sum to one.
+        """
         return centroid_proba(self.transform(X), self.cluster_centers_, self.temperature)
 
     def predict(self, X) -> np.ndarray:
-        """Nearest centre (n_samples,) of each text."""
+        """Assign each text of ``X`` to its nearest centre in the fine-tuned embedding space.
+
+        Parameters
+        ----------
+        X : sequence of str
+            The texts.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Index of each text's nearest centre.
+        """
         return nearest_centre(self.transform(X), self.cluster_centers_)
 
     def clustering_space(self, X) -> tuple[np.ndarray, str]:
-        """``(embeddings, "cosine")`` of the texts ``X``: ``embeddings_`` when ``X`` are the
-        training texts (the very space k-means labelled), else ``transform(X)``."""
+        """The texts ``X`` in the space the model clusters in, and its distance there.
+
+        Parameters
+        ----------
+        X : sequence of str
+            The texts.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_samples, dim)
+            ``embeddings_`` for the training texts (the space k-means labelled), else ``transform(X)``.
+        metric : str
+            ``"cosine"``.
+        """
         check_is_fitted(self, "embeddings_")
         texts = check_texts(X)
-        if _digest(texts) == getattr(self, "_training_texts_digest", None):
+        if text_digest(texts) == getattr(self, "_training_texts_digest", None):
             return self.embeddings_, self.space_metric
         return self.transform(texts), self.space_metric
 
     def n_trainable_parameters(self) -> int:
-        """Encoder weights that fine-tuning updated (those below ``trainable_layers`` froze)."""
+        """Count the encoder weights that fine-tuning updated (those below ``trainable_layers`` froze).
+
+        Returns
+        -------
+        n : int
+            Number of trainable encoder parameters.
+        """
         check_is_fitted(self, "encoder_")
         return sum(p.numel() for p in self.encoder_.parameters() if p.requires_grad)
 
-    # -- export ----------------------------------------------------------------------
     def save_encoder(self, path) -> str:
-        """Write the fine-tuned encoder as a SentenceTransformer folder; returns the path.
+        """Write the fine-tuned encoder as a SentenceTransformer folder (the pyfunc's ``embedding_model``).
 
-        ``embed_texts(texts, model=path)`` then reproduces ``transform(texts)``, and the
-        folder can travel as the pyfunc's ``embedding_model`` artifact.
+        ``embed_texts(texts, model=path)`` then reproduces ``transform(texts)``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The folder to write.
+
+        Returns
+        -------
+        path : str
+            ``path``, as a string.
         """
         check_is_fitted(self, "encoder_")
         self.encoder_.save(str(path))
         return str(path)
 
     def embedding_head(self) -> CentroidAssigner:
-        """The clustering step alone, on embeddings: what the pyfunc wraps beside the encoder."""
+        """Return the clustering step alone, on embeddings: what the pyfunc wraps beside the encoder.
+
+        Returns
+        -------
+        head : clustering.centroids.CentroidAssigner
+            Set to ``cluster_centers_`` at ``temperature``.
+        """
         check_is_fitted(self, "cluster_centers_")
         return CentroidAssigner(self.n_clusters, temperature=self.temperature).set_centers(self.cluster_centers_)
 
-    # -- pickling --------------------------------------------------------------------
     # The encoder travels as its saved folder (clustering._transformer.encoder_to_bytes) and
     # comes back on the CPU, its lower layers frozen again, so the model loads without a GPU.
     def __getstate__(self):
@@ -274,13 +398,3 @@ class SelfTrainingClusterer(ClusteringEstimator):
             state = {**state, "encoder_": encoder_from_bytes(state["encoder_"], "cpu")}
             freeze_lower_layers(state["encoder_"], state.get("trainable_layers"))
         super().__setstate__(state)
-
-
-def _digest(texts: list[str]) -> str:
-    """A fingerprint of a text sequence: order, count and content (length-prefixed, so unambiguous)."""
-    h = hashlib.sha256(len(texts).to_bytes(8, "little"))
-    for text in texts:
-        data = text.encode("utf-8", "surrogatepass")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
-    return h.hexdigest()

@@ -18,7 +18,25 @@ QUICK_MEASURES = ("silhouette", "neighbours")  # cross_view's measures cheap eno
 
 
 def direction(objective: str) -> str:
-    """Optuna's direction for the study's objective."""
+    """Optuna's direction for the study's objective.
+
+    Parameters
+    ----------
+    objective : str
+        The name of the objective (a metric of ``clustering.metrics.evaluate``, or ``cross_view``).
+
+    Returns
+    -------
+    direction : {"minimize", "maximize"}
+        ``"minimize"`` for the objectives in ``MINIMISE``, ``"maximize"`` for every other.
+
+    Examples
+    --------
+    >>> direction("davies_bouldin")
+    'minimize'
+    >>> direction("silhouette")
+    'maximize'
+    """
     return "minimize" if objective in MINIMISE else "maximize"
 
 
@@ -26,11 +44,39 @@ def score(objective: str, labels_true, labels_pred, X_fixed, *, texts=None, n_cl
           sample_size=None, random_state=0, quick: bool = False) -> float:
     """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``.
 
-    ``cross_view`` also reads the ``texts`` (its lexical view; without them ``X_fixed`` is its
-    one view) and ``n_clusters`` (its reference k-means; default: the clusters ``labels_pred`` uses);
-    ``quick`` leaves out its costly measure (a classifier's), for a score after every epoch.
     ``cross_view``'s scorer is the same for every ``random_state`` (seeded 0): each seed's
     partition is judged against one reference on one sample, fitted once per corpus and k.
+
+    Parameters
+    ----------
+    objective : str
+        The study's objective: a metric of ``clustering.metrics.evaluate`` or ``cross_view``.
+    labels_true : array-like of shape (n_samples,) or None
+        The true labels; read only by the objectives not in ``LABEL_FREE``.
+    labels_pred : array-like of shape (n_samples,)
+        The partition to score.
+    X_fixed : ndarray of shape (n_samples, n_features)
+        The fixed embedding space the label-free objectives are measured in.
+    texts : list of str, default=None
+        ``cross_view``'s lexical view; without them ``X_fixed`` is its one view.
+    n_clusters : int, default=None
+        ``cross_view``'s reference k-means; None: the clusters ``labels_pred`` uses.
+    sample_size : int, default=None
+        Score a sample of this many points (``evaluate``'s and ``CrossViewScore.score``'s).
+    random_state : int, default=0
+        Seed of that sample for the objectives other than ``cross_view``.
+    quick : bool, default=False
+        Leave out ``cross_view``'s costly measure (a classifier's), for a score after every epoch.
+
+    Returns
+    -------
+    value : float
+        The objective's value for ``labels_pred``.
+
+    Raises
+    ------
+    ValueError
+        If ``objective`` needs true labels and ``labels_true`` is None.
     """
     needs_labels = objective not in LABEL_FREE
     if needs_labels and labels_true is None:
@@ -49,10 +95,27 @@ _SCORERS: dict = {}  # the last few corpora's CrossViewScore, by content
 
 
 def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
-    """``clustering.selection.CrossViewScore`` fitted on ``X`` and ``texts`` (or None), once per corpus, k and seed.
+    """``clustering.selection.CrossViewScore`` fitted on ``X`` and ``texts``, once per corpus, k and seed.
 
-    Its references for other numbers of clusters (partitions that leave some empty) are
+    The last few scorers are kept by content, so every trial and seed of one corpus reuses
+    one. Its references for other numbers of clusters (partitions that leave some empty) are
     fitted on first use and kept with it.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The fixed embedding space.
+    texts : list of str or None
+        The lexical view; None for a scorer on ``X`` alone.
+    n_clusters : int
+        The number of clusters of the reference k-means.
+    seed : int, default=0
+        The scorer's ``random_state``.
+
+    Returns
+    -------
+    scorer : clustering.selection.CrossViewScore
+        The fitted scorer (shared: do not refit it).
     """
     import hashlib
 
@@ -69,8 +132,32 @@ def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
 
 
 def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts=None, *, seed: int) -> float:
-    """The study's ``objective`` of a fitted ``model`` whose ``metrics`` are ``metrics_``: ``cross_view`` is
-    one of them, scored the same way; the others are scored here."""
+    """The study's ``objective`` of a fitted ``model`` whose ``metrics`` are ``metrics_``.
+
+    ``cross_view`` is one of those metrics, scored the same way; the others are scored here.
+
+    Parameters
+    ----------
+    objective : str
+        The study's objective.
+    metrics_ : dict
+        The model's ``metrics``; its ``cross_view`` is returned for that objective.
+    model : estimator
+        A fitted estimator of the library (``labels_``, ``n_clusters``).
+    X : ndarray of shape (n_samples, n_features)
+        The fixed embedding space.
+    labels_true : array-like of shape (n_samples,) or None
+        The true labels, for the objectives that read them.
+    texts : list of str, default=None
+        The corpus' texts, aligned with ``X``.
+    seed : int
+        The scoring seed.
+
+    Returns
+    -------
+    value : float
+        The objective's value.
+    """
     if objective == "cross_view":
         return metrics_["cross_view"]
     return score(objective, labels_true, model.labels_, X, texts=texts, n_clusters=model.n_clusters,
@@ -78,7 +165,27 @@ def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts
 
 
 def inputs(model, X, texts):
-    """What ``model`` fits on (its declared ``input_kind``): the texts, or the embeddings ``X``."""
+    """What ``model`` fits on (its declared ``input_kind``): the texts, or the embeddings ``X``.
+
+    Parameters
+    ----------
+    model : estimator
+        An estimator of the library, with ``input_kind``.
+    X : ndarray of shape (n_samples, n_features)
+        The embeddings.
+    texts : list of str or None
+        The texts, aligned with ``X``.
+
+    Returns
+    -------
+    inputs : list of str or ndarray
+        ``texts`` when ``model.input_kind == "texts"``, else ``X``.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` fits raw texts and ``texts`` is None.
+    """
     if model.input_kind != "texts":
         return X
     if texts is None:
@@ -87,8 +194,27 @@ def inputs(model, X, texts):
 
 
 def fit(model, X, texts=None, *, callback=None, progress: str | None = None):
-    """Fit ``model`` on what it takes; returns it. ``progress``: the label of a per-epoch bar
-    (``experiments.progress.epoch_bar``, shown on a terminal only) around ``callback``."""
+    """Fit ``model`` on what it takes (``inputs``).
+
+    Parameters
+    ----------
+    model : estimator
+        An unfitted estimator of the library.
+    X : ndarray of shape (n_samples, n_features)
+        The embeddings.
+    texts : list of str, default=None
+        The texts, aligned with ``X``; needed by text-input models.
+    callback : callable, default=None
+        ``callback(step, logs)``, called by the estimator after every epoch or round.
+    progress : str, default=None
+        The label of a per-epoch bar (``experiments.progress.epoch_bar``, shown on a terminal
+        only) around ``callback``; None: no bar.
+
+    Returns
+    -------
+    model : estimator
+        The fitted ``model``.
+    """
     if progress is None:
         return model.fit(inputs(model, X, texts), callback=callback)
     from experiments.progress import epoch_bar
@@ -98,8 +224,30 @@ def fit(model, X, texts=None, *, callback=None, progress: str | None = None):
 
 
 def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]:
-    """Every metric of a fitted model: label-based (when labels exist) and internal in the fixed
-    space ``X``, the silhouette in the model's own space, trainable weights, iterations."""
+    """Every metric of a fitted model.
+
+    Label-based metrics (when labels exist) and internal ones in the fixed space ``X``, the
+    silhouette in the model's own space (``latent_silhouette``), ``cross_view``, the number of
+    trainable weights (``n_parameters``) and of iterations (``n_iter``).
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted estimator of the library.
+    X : ndarray of shape (n_samples, n_features)
+        The fixed embedding space.
+    labels_true : array-like of shape (n_samples,) or None
+        The true labels; None leaves out the label-based metrics.
+    texts : list of str, default=None
+        The texts, aligned with ``X``.
+    seed : int
+        The scoring seed.
+
+    Returns
+    -------
+    metrics : dict of str to float
+        Every metric by name.
+    """
     labels = model.labels_
     out = evaluate(labels_true, labels, X, random_state=seed)
     own, metric = model.clustering_space(inputs(model, X, texts))
@@ -113,8 +261,30 @@ def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]
 
 def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: str | None = None,
                   progress: str | None = None) -> dict[str, float]:
-    """``fit`` (with a ``progress`` bar, if named) then ``metrics``, plus ``fit_seconds`` and, given
-    one, the study's ``objective``."""
+    """``fit`` then ``metrics``, plus ``fit_seconds`` and, given one, the study's ``objective``.
+
+    Parameters
+    ----------
+    model : estimator
+        An unfitted estimator of the library.
+    X : ndarray of shape (n_samples, n_features)
+        The fixed embedding space.
+    labels_true : array-like of shape (n_samples,) or None
+        The true labels, or None.
+    texts : list of str, default=None
+        The texts, aligned with ``X``.
+    seed : int
+        The scoring seed.
+    objective : str, default=None
+        The study's objective, added as ``objective``; None leaves it out.
+    progress : str, default=None
+        The label of a per-epoch bar (``fit``'s); None: no bar.
+
+    Returns
+    -------
+    metrics : dict of str to float
+        ``metrics``'s, with ``fit_seconds`` and (given ``objective``) ``objective``.
+    """
     start = time.perf_counter()
     fit(model, X, texts, progress=progress)
     fit_seconds = time.perf_counter() - start
@@ -126,7 +296,29 @@ def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: st
 
 
 def mean_std(runs: list[dict], key: str) -> tuple[float, float]:
-    """Mean and (population) standard deviation of ``key`` over runs, NaN ignored; NaNs if none."""
+    """Mean and (population) standard deviation of ``key`` over runs, NaN ignored.
+
+    Parameters
+    ----------
+    runs : list of dict
+        One dict of metrics per run; runs without ``key``, or with None or a non-finite value, are skipped.
+    key : str
+        The metric.
+
+    Returns
+    -------
+    mean : float
+        The mean, NaN when no run has a finite value.
+    std : float
+        The population standard deviation, NaN when no run has a finite value.
+
+    Examples
+    --------
+    >>> mean_std([{"acc": 0.5}, {"acc": 1.0}, {"acc": float("nan")}, {}], "acc")
+    (0.75, 0.25)
+    >>> mean_std([{}], "acc")
+    (nan, nan)
+    """
     values = [r[key] for r in runs if key in r and r[key] is not None and np.isfinite(r[key])]
     if not values:
         return float("nan"), float("nan")
@@ -134,7 +326,25 @@ def mean_std(runs: list[dict], key: str) -> tuple[float, float]:
 
 
 def summarise(runs: list[dict], keys=None) -> dict[str, float]:
-    """``<key>_mean`` and ``<key>_std`` for every key (or those given) found in ``runs``."""
+    """``<key>_mean`` and ``<key>_std`` for every key (or those given) found in ``runs``.
+
+    Parameters
+    ----------
+    runs : list of dict
+        One dict of metrics per run.
+    keys : list of str, default=None
+        The metrics to summarise; None: every key of every run.
+
+    Returns
+    -------
+    summary : dict of str to float
+        ``<key>_mean`` and ``<key>_std`` (``mean_std``'s) for each key with a finite mean.
+
+    Examples
+    --------
+    >>> summarise([{"acc": 0.5}, {"acc": 0.5}])
+    {'acc_mean': 0.5, 'acc_std': 0.0}
+    """
     keys = keys if keys is not None else sorted({k for r in runs for k in r})
     out = {}
     for key in keys:

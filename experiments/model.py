@@ -26,6 +26,11 @@ def pip_requirements() -> list[str]:
     The project's own dependencies and its ``mlflow`` pin, read from the installed
     distribution's metadata (or from ``pyproject.toml`` beside the package when it is not
     installed). The ``clustering`` package itself travels as the model's code.
+
+    Returns
+    -------
+    requirements : list of str
+        pip requirement strings, without whitespace.
     """
     import re
     from importlib import metadata
@@ -48,9 +53,31 @@ EXAMPLE = pd.DataFrame({"text": [
 
 
 class TextClusterModel(mlflow.pyfunc.PythonModel):
-    """pyfunc wrapper: DataFrame with a ``text`` column -> ``cluster``, ``confidence``."""
+    """pyfunc wrapper: DataFrame with a ``text`` column -> ``cluster``, ``confidence``.
+
+    Made empty by ``log_text_cluster_model``; MLflow fills it from the model's artifacts
+    (``load_context``) when the model is loaded.
+
+    Attributes
+    ----------
+    estimator : estimator
+        The fitted estimator of the library (``clustering.base`` contract).
+    meta : dict
+        What was logged with it: ``embedding_model``, ``embedding_precision``, ``clean``,
+        ``n_clusters``, ``estimator``, ``input_kind``, ``label_names``, ``cluster_names``.
+    embedding_model : str
+        The sentence encoder that embeds the texts, for estimators that take embeddings.
+    """
 
     def load_context(self, context):
+        """Load the estimator and its metadata from ``context.artifacts``.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            MLflow's context, whose ``artifacts`` hold ``estimator`` and ``meta`` (and, in
+            models registered before the estimator carried its own encoder, ``embedding_model``).
+        """
         import joblib
 
         self.estimator = joblib.load(context.artifacts["estimator"])
@@ -59,10 +86,27 @@ class TextClusterModel(mlflow.pyfunc.PythonModel):
         self.embedding_model = context.artifacts.get("embedding_model") or self.meta["embedding_model"]
 
     def predict(self, context, model_input, params=None):
-        """``model_input``: DataFrame with a ``text`` column (or a list of strings).
+        """Cluster raw texts: clean them as in training, embed them if the estimator needs it, assign.
 
-        Returns a DataFrame with ``cluster`` (int) and ``confidence`` (the largest soft
-        assignment); with ``params={"return_latent": True}`` also ``latent`` (a list per row).
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            MLflow's context (unused: ``load_context`` has read it).
+        model_input : DataFrame or list of str
+            A DataFrame with a ``text`` column, or the texts; a missing text counts as ``""``.
+        params : dict, default=None
+            ``{"return_latent": True}`` adds the ``latent`` column.
+
+        Returns
+        -------
+        out : DataFrame
+            One row per text: ``cluster`` (int64) and ``confidence`` (the largest soft
+            assignment, float64), and with ``return_latent`` also ``latent`` (a list per row).
+
+        Raises
+        ------
+        ValueError
+            If ``model_input`` is a DataFrame without a ``text`` column.
         """
         from clustering.data import clean_text
         from clustering.embed import embed_texts
@@ -90,6 +134,13 @@ class TextClusterModel(mlflow.pyfunc.PythonModel):
 
 
 def signature():
+    """The model's signature: a ``text`` string in; ``cluster`` and ``confidence`` out; ``return_latent``.
+
+    Returns
+    -------
+    signature : mlflow.models.ModelSignature
+        Inputs, outputs and the ``return_latent`` parameter (boolean, default False).
+    """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
@@ -105,8 +156,20 @@ CODE_IGNORE = ("datasets", "__pycache__", "*.pyc")
 
 
 def code_paths(folder: Path) -> list[str]:
-    """Copies of the ``clustering`` and ``experiments`` packages in ``folder`` without ``CODE_IGNORE``:
-    the model's code, without the 0.75 MB AG News split every model would otherwise carry."""
+    """Copies of the ``clustering`` and ``experiments`` packages in ``folder`` without ``CODE_IGNORE``.
+
+    The model's code, without the bundled corpora every model would otherwise carry.
+
+    Parameters
+    ----------
+    folder : Path
+        Where the copies go; it must not hold them yet.
+
+    Returns
+    -------
+    paths : list of str
+        The two copied package folders, for ``mlflow.pyfunc.log_model(code_paths=...)``.
+    """
     import shutil
 
     out = []
@@ -120,11 +183,33 @@ def code_paths(folder: Path) -> list[str]:
 def log_text_cluster_model(estimator, *, embedding_model: str, clean: bool, label_names=None,
                            cluster_names=None, registered_model_name: str | None = None, name: str = "model",
                            embedding_precision: str = "float32"):
-    """Log a fitted estimator of the library (``clustering.base`` contract) as a pyfunc in the
-    active run; ``embedding_model`` embeds the texts for estimators that take embeddings, in
-    ``embedding_precision`` (the one the estimator was fitted on, resolved).
+    """Log a fitted estimator of the library (``clustering.base`` contract) as a pyfunc in the active run.
 
-    Registers it under ``registered_model_name`` when given and returns the ModelInfo.
+    A log that fails half-way (a full disk) removes the logged model it made and its files.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The fitted estimator, pickled whole.
+    embedding_model : str
+        The sentence encoder that embeds the texts, for estimators that take embeddings.
+    clean : bool
+        Whether the model cleans its texts (``clustering.data.clean_text``) as in training.
+    label_names : list of str, default=None
+        The corpus' class names, kept in the model's metadata.
+    cluster_names : list of str, default=None
+        A name per cluster, kept in the model's metadata.
+    registered_model_name : str, default=None
+        Register the model under this name; None: log it only.
+    name : str, default="model"
+        The logged model's name in the run.
+    embedding_precision : str, default="float32"
+        The precision the estimator's embeddings were computed in (resolved, never ``"auto"``).
+
+    Returns
+    -------
+    model_info : mlflow.models.model.ModelInfo
+        What ``mlflow.pyfunc.log_model`` returns.
     """
     import joblib
 
@@ -189,4 +274,13 @@ def _remove_partial_model(earlier: str | None) -> None:
 
 
 def set_champion(model_name: str, version) -> None:
+    """Point the registered model's ``champion`` alias at ``version``.
+
+    Parameters
+    ----------
+    model_name : str
+        The registered model.
+    version : int or str
+        Its version.
+    """
     mlflow.MlflowClient().set_registered_model_alias(model_name, "champion", str(version))

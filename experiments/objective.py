@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from experiments import evaluation, search_space
+from experiments import evaluation, methods, search_space
 from experiments.evaluation import direction, score
 
 __all__ = ["TrialResult", "direction", "fit_trial", "make_pruner", "make_sampler", "queue_first_trials",
@@ -26,6 +26,16 @@ def make_sampler(seed: int):
     Such a method has one point, so a second proposal would be the same fit; TPE (random for
     its first trials) would otherwise keep drawing it and the study would spend those trials
     skipping it. The method is drawn again among the others instead.
+
+    Parameters
+    ----------
+    seed : int
+        The sampler's seed (``seed + rank`` for a study's later workers).
+
+    Returns
+    -------
+    sampler : optuna.samplers.TPESampler
+        A TPE sampler with ``constant_liar``, so workers do not propose points next to running trials.
     """
     import optuna
     from optuna.trial import TrialState
@@ -61,6 +71,13 @@ def make_sampler(seed: int):
 
 
 def make_pruner():
+    """The study's pruner: Optuna's median pruner, idle during the first trials and steps.
+
+    Returns
+    -------
+    pruner : optuna.pruners.MedianPruner
+        ``n_startup_trials=3``, ``n_warmup_steps=1``.
+    """
     import optuna
 
     return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
@@ -71,6 +88,18 @@ def queue_first_trials(study, config) -> bool:
 
     At most ``config.n_trials`` of them: a study smaller than the list runs its head and leaves
     nothing waiting in the queue.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+    config : RunConfig
+        The run's settings (``n_trials`` and what ``first_trials`` reads).
+
+    Returns
+    -------
+    queued : bool
+        True when the study was empty and the trials were queued.
     """
     if study.get_trials(deepcopy=False):
         return False
@@ -80,14 +109,27 @@ def queue_first_trials(study, config) -> bool:
 
 
 def requeue_lost_first_trials(study, config, *, room: int) -> list[dict]:
-    """Queue again each of ``search_space.first_trials`` whose every trial in ``study`` was lost,
-    at most ``room`` of them (the trials the study still has to run: more would stay waiting).
+    """Queue again each of ``search_space.first_trials`` whose every trial in ``study`` was lost.
 
     Lost: FAIL without an ``error`` (its worker was killed mid-trial; ``fail_lost_trials``
     marks them), as opposed to a setting that raised, which would only fail again. Without
     this a study resumed after a kill never runs that reference setting (the seed report's
-    DEC, MiniLM + KMeans). Returns the params queued. Two workers resuming at once may both
-    queue one; the second copy is pruned as a duplicate when it starts (``fit_trial``).
+    DEC, MiniLM + KMeans). Two workers resuming at once may both queue one; the second copy
+    is pruned as a duplicate when it starts (``fit_trial``).
+
+    Parameters
+    ----------
+    study : optuna.Study
+        The study.
+    config : RunConfig
+        The run's settings (``n_trials`` and what ``first_trials`` reads).
+    room : int
+        The most to queue: the trials the study still has to run (more would stay waiting).
+
+    Returns
+    -------
+    queued : list of dict
+        The params queued.
     """
     import json
 
@@ -118,7 +160,19 @@ def _earlier_same(trial) -> int | None:
 
 @dataclass
 class TrialResult:
-    """What one trial produced: its objective value, every metric, and the fitted model."""
+    """What one trial produced: its objective value, every metric, and the fitted model.
+
+    Parameters
+    ----------
+    params : dict
+        The suggested params.
+    value : float, default=nan
+        The objective's value.
+    metrics : dict, default={}
+        Every metric (``evaluation.metrics``'s, with ``objective``).
+    model : estimator, default=None
+        The fitted (or partly fitted) estimator.
+    """
 
     params: dict
     value: float = float("nan")
@@ -131,10 +185,41 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
     """Suggest a point for ``trial``, fit it on ``X`` (or ``texts``), score it; return the result.
 
     Every DEC epoch reports the objective of the current assignment to the trial, and
-    Optuna's pruner may stop it there (``optuna.TrialPruned`` propagates). ``on_params``
-    sees the suggested params before fitting (for logging). Pass ``result`` to keep what
-    was built so far when the fit raises (the model, for its partial history).
-    Raises ``FloatingPointError`` when the objective is not finite.
+    Optuna's pruner may stop it there. A trial with the same params as an earlier completed
+    or running one is pruned before fitting, with the user attribute ``duplicate_of`` (unless
+    KMeans is all the study can run: its trials are all the same).
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+        The trial to suggest for and report to.
+    config : RunConfig
+        The run's settings (``objective``, ``seed``, ``embedding_model``, the search space's).
+    X : ndarray of shape (n_samples, n_features)
+        The fixed embedding space.
+    labels_true : array-like of shape (n_samples,) or None
+        The true labels: for the metrics, and for a label-peeking ``objective``.
+    n_clusters : int
+        The number of clusters.
+    texts : list of str, default=None
+        The texts, aligned with ``X``, for text-input methods.
+    on_params : callable, default=None
+        ``on_params(params)``, called with the suggested params before fitting (for logging).
+    result : TrialResult, default=None
+        Filled in place, to keep what was built so far when the fit raises (the model, for
+        its partial history); None: a new one.
+
+    Returns
+    -------
+    result : TrialResult
+        The params, the objective's value, every metric and the fitted model.
+
+    Raises
+    ------
+    optuna.TrialPruned
+        If the pruner stops the trial, or it repeats an earlier one.
+    FloatingPointError
+        If the objective is not finite.
     """
     import optuna
 
@@ -151,7 +236,7 @@ def fit_trial(trial, config, X, labels_true, *, n_clusters: int, texts=None, on_
 
     result.params = search_space.suggest(trial, config)
     # A study that can only run KMeans has nothing else to try: its trials are all the same.
-    only_kmeans = result.params == {"method": "kmeans"} and not (
+    only_kmeans = result.params == {"method": methods.STARTING_POINT} and not (
         len(config.search_method_list) > 1 and config.method == "search")
     duplicate = None if only_kmeans else _earlier_same(trial)
     if duplicate is not None:

@@ -1,4 +1,4 @@
-"""Make a new PostgreSQL tracking database's schema once, however many of the project's processes open it at once.
+"""Make a new PostgreSQL tracking database's schema once, however many processes open it at once.
 
 MLflow's SQLAlchemy stores create their tables when they find none. Two processes that open
 a new, empty database at once (two workers started together, no ``mlflow server``) both
@@ -21,7 +21,18 @@ SCHEMA_LOCK = int.from_bytes(b"mlflowdb", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 @contextlib.contextmanager
 def schema_lock(store_uri: str):
-    """Hold a database-wide PostgreSQL advisory lock on ``store_uri``'s database."""
+    """Hold a database-wide PostgreSQL advisory lock (``SCHEMA_LOCK``) on ``store_uri``'s database.
+
+    Parameters
+    ----------
+    store_uri : str
+        A SQLAlchemy URL of a PostgreSQL database.
+
+    Yields
+    ------
+    None
+        While the lock is held; it is released, and the connection closed, on leaving.
+    """
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(store_uri, poolclass=sqlalchemy.pool.NullPool)
@@ -45,6 +56,11 @@ def ensure_schema(store_uri: str) -> None:
     On a new database the first caller's stores make the tables and the Default experiment;
     a caller that finds them made changes nothing. Once per database and process: the entry
     points check the tracking store before the run and again as it starts.
+
+    Parameters
+    ----------
+    store_uri : str
+        A SQLAlchemy URL of a PostgreSQL database, for both the tracking and the registry store.
     """
     import mlflow
 

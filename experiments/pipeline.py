@@ -15,12 +15,24 @@ from experiments.tracking import log_corpus, log_figure, log_frame, log_history
 
 
 def echo(message: str) -> None:
-    """Progress a person can follow on the console (the library itself never prints)."""
+    """Print ``message`` (a str), flushed: progress a person can follow on the console (the library never prints)."""
     print(message, flush=True)
 
 
 @dataclass
 class Prepared:
+    """The corpus of a run, embedded, with its number of clusters settled (``prepare``'s).
+
+    Parameters
+    ----------
+    corpus : clustering.data.Corpus
+    X : ndarray of shape (n_samples, n_features)
+        The fixed Sentence-BERT space, L2-normalised.
+    n_clusters : int
+    embedding_precision : str, default="float32"
+        The arithmetic ``X`` was computed in (resolved, never ``"auto"``).
+    """
+
     corpus: object
     X: np.ndarray  # the fixed Sentence-BERT space, (n, d), L2-normalised
     n_clusters: int
@@ -28,7 +40,22 @@ class Prepared:
 
 
 def load(config):
-    """The corpus ``config.data`` names; its bundled stand-in, said in one line, when the hub is out of reach."""
+    """The corpus ``config.data`` names; its bundled stand-in, said in one line, when the hub is out of reach.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Reads ``data``, ``split``, the text and label columns, the sampling, ``clean`` and ``seed``.
+
+    Returns
+    -------
+    corpus : clustering.data.Corpus
+
+    Raises
+    ------
+    clustering.data.HubUnreachable
+        If the hub is out of reach and ``config.data`` has no bundled stand-in.
+    """
     from clustering.data import BUNDLED_STAND_INS, HubUnreachable
 
     kwargs = dict(split=config.split, text_columns=config.text_column_list, label_column=_label_column(config),
@@ -66,8 +93,25 @@ def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max:
             embedding_precision: str = "auto") -> Prepared:
     """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run.
 
-    ``n_clusters`` is an integer as text, or "auto" to choose it by silhouette over ``k_min..k_max``.
-    ``embedding_precision`` is ``embed_texts``'s; what it resolved to is tagged ``embedding_precision``.
+    Parameters
+    ----------
+    corpus : clustering.data.Corpus
+    embedding_model : str
+    n_clusters : str
+        An integer as text, or "auto" to choose it by silhouette over ``k_min..k_max`` (``choose_k``).
+    k_min, k_max, seed : int
+        The range of k that "auto" sweeps, and the sweep's seed.
+    embedding_precision : str, default="auto"
+        ``embed_texts``'s; what it resolved to is tagged ``embedding_precision``.
+
+    Returns
+    -------
+    prepared : Prepared
+
+    Raises
+    ------
+    ValueError
+        If k is not at least 2 and at most the number of texts.
     """
     from clustering.embed import embed_texts, resolve_precision
 
@@ -91,7 +135,19 @@ def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max:
 
 
 def choose_k(X, *, k_min: int, k_max: int, seed: int) -> int:
-    """Sweep k with KMeans in the embedding space; choose the best silhouette (no labels)."""
+    """Sweep k with KMeans in the embedding space; choose the best silhouette (no labels).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    k_min, k_max : int
+        The range of k swept (``k_max`` at most ``n_samples - 1``).
+    seed : int
+
+    Returns
+    -------
+    k : int
+    """
     from sklearn.cluster import KMeans
 
     from clustering.metrics import evaluate
@@ -117,6 +173,14 @@ def study_rows(n: int, sample: int, seed: int) -> np.ndarray:
     """Sorted indices of the texts a study fits: a seeded sample of ``sample`` of ``n`` (all when 0 or n <= sample).
 
     Every worker of a study draws the same rows from the same seed.
+
+    Parameters
+    ----------
+    n, sample, seed : int
+
+    Returns
+    -------
+    rows : ndarray of int
     """
     if not sample or n <= sample:
         return np.arange(n)
@@ -124,7 +188,19 @@ def study_rows(n: int, sample: int, seed: int) -> np.ndarray:
 
 
 def run_study(config, prep: Prepared, **kwargs):
-    """``experiments.tune.run_study`` on ``study_rows`` of the prepared corpus (said in one line when a sample)."""
+    """``experiments.tune.run_study`` on ``study_rows`` of the prepared corpus (said in one line when a sample).
+
+    Parameters
+    ----------
+    config : RunConfig
+    prep : Prepared
+    **kwargs
+        Passed on to ``tune.run_study`` (``study``, ``track``).
+
+    Returns
+    -------
+    study : optuna.Study
+    """
     from experiments.tune import run_study as run
 
     rows = study_rows(len(prep.X), config.study_sample, config.seed)
@@ -142,8 +218,20 @@ def run_baselines(prep: Prepared, *, seeds: list[int], objective: str, study_nam
                   ) -> tuple[dict[str, list[dict]], dict[str, list]]:
     """The baseline methods (``methods.BASELINES``) over ``seeds``, a nested run each.
 
-    Returns the metrics of every seed per baseline (``objective`` included: the study's score
-    of its labels) and the fitted models per baseline, both keyed by display name.
+    Parameters
+    ----------
+    prep : Prepared
+    seeds : list of int
+    objective : str
+        The study's objective, scored on each baseline's labels.
+    study_name : str
+
+    Returns
+    -------
+    results : dict of str to list of dict
+        The metrics of every seed per baseline (``objective`` included), keyed by display name.
+    fitted : dict of str to list
+        The fitted models per baseline, keyed by display name.
     """
     from experiments import evaluation, methods
     from experiments.search_space import make_estimator
@@ -169,7 +257,25 @@ def run_baselines(prep: Prepared, *, seeds: list[int], objective: str, study_nam
 
 def evaluate_config(prep: Prepared, params: dict, name: str, *, seeds: list[int], objective: str,
                     study_name: str, embedding_model: str):
-    """Fit one configuration with each of ``seeds`` in a nested run; keep every fitted model."""
+    """Fit one configuration with each of ``seeds`` in a nested run; keep every fitted model.
+
+    Parameters
+    ----------
+    prep : Prepared
+    params : dict
+        ``search_space.make_estimator``'s params, logged as ``param_<name>``.
+    name : str
+        The configuration's display name.
+    seeds : list of int
+    objective, study_name, embedding_model : str
+
+    Returns
+    -------
+    runs : list of dict
+        The metrics of every seed.
+    models : list
+        The fitted model of every seed.
+    """
     from experiments import evaluation
     from experiments.search_space import make_estimator
 
@@ -191,7 +297,22 @@ def evaluate_config(prep: Prepared, params: dict, name: str, *, seeds: list[int]
 
 def log_final_artifacts(prep: Prepared, model, metrics: dict, comparison, *, tsne_points: int, seed: int,
                         study=None) -> None:
-    """Figures and tables for the chosen model and the whole comparison, on the active run."""
+    """Figures and tables for the chosen model and the whole comparison, on the active run.
+
+    Parameters
+    ----------
+    prep : Prepared
+    model : estimator
+        The chosen, fitted model.
+    metrics : dict
+        Its metrics, logged as ``metrics.json``.
+    comparison : DataFrame
+        The comparison table, logged as markdown and CSV.
+    tsne_points, seed : int
+        The most points the t-SNE plots, and its seed.
+    study : optuna.Study, default=None
+        Also log its trials and plots (``log_study``).
+    """
     from clustering.keywords import keywords_table
     from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
     from experiments.evaluation import inputs
@@ -220,7 +341,12 @@ def log_final_artifacts(prep: Prepared, model, metrics: dict, comparison, *, tsn
 
 
 def log_study(study) -> None:
-    """The trials table and Optuna's own plots (history, parameter importances)."""
+    """The trials table and Optuna's own plots (history, parameter importances).
+
+    Parameters
+    ----------
+    study : optuna.Study
+    """
     import warnings
 
     import optuna
@@ -241,6 +367,12 @@ def log_study(study) -> None:
 
 
 def seeds(config) -> list[int]:
+    """The run's seeds: ``config.n_seeds`` of them from ``config.seed`` on (``config``: a RunConfig).
+
+    Returns
+    -------
+    seeds : list of int
+    """
     return list(range(config.seed, config.seed + config.n_seeds))
 
 

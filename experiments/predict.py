@@ -20,6 +20,22 @@ def predict_rows(model, frame, texts: list[str]):
     ``model.predict`` (a pyfunc) sees only the rows with text; the others keep an empty
     ``cluster`` and ``reason="no text"``. Output columns that the input already has are
     written as ``predicted_<name>`` instead, so no input column is overwritten.
+
+    Parameters
+    ----------
+    model : mlflow.pyfunc.PyFuncModel
+        The model (anything whose ``predict`` takes a ``text`` DataFrame and answers
+        ``cluster`` and ``confidence``).
+    frame : DataFrame
+        The input rows.
+    texts : list of str
+        The text of each row of ``frame``, in order (blank: no text).
+
+    Returns
+    -------
+    out : DataFrame
+        A copy of ``frame`` with ``cluster`` (Int64, empty without text), ``confidence``
+        (float64, NaN without text) and ``reason`` ("" or "no text").
     """
     import pandas as pd
 
@@ -40,14 +56,50 @@ def predict_rows(model, frame, texts: list[str]):
 
 
 def load_model(model_uri: str):
-    """The pyfunc at ``model_uri`` (one place, so a test can stand another model in)."""
+    """The pyfunc at ``model_uri`` (one place, so a test can stand another model in).
+
+    Parameters
+    ----------
+    model_uri : str
+        An MLflow model URI (``models:/<name>@champion``, ``runs:/<id>/model``, a path).
+
+    Returns
+    -------
+    model : mlflow.pyfunc.PyFuncModel
+        The loaded model.
+    """
     import mlflow
 
     return mlflow.pyfunc.load_model(model_uri)
 
 
 def predict_file(model_uri: str, input_path: str, output_path: str, *, text_columns: str = "") -> int:
-    """Read every row, predict the ones with text, write a CSV atomically; return the row count."""
+    """Read every row, predict the ones with text (``predict_rows``), write a CSV atomically.
+
+    The output's folder is made, and a temporary file in it opened, before the model loads.
+
+    Parameters
+    ----------
+    model_uri : str
+        The MLflow model URI.
+    input_path : str
+        The file to read (``clustering.data.read_rows``).
+    output_path : str
+        The CSV to write.
+    text_columns : str, default=""
+        The text columns, comma-separated (joined with a space); "": ``text``, or ``title`` and
+        ``description``.
+
+    Returns
+    -------
+    n_rows : int
+        The rows written: every input row.
+
+    Raises
+    ------
+    clustering.data.DataError
+        If the input cannot be read or has no such text columns, or ``output_path`` cannot be written.
+    """
     from clustering.data import DataError, read_rows
 
     frame, texts = read_rows(input_path, text_columns=text_columns or None)

@@ -1,5 +1,7 @@
-"""Checks before any run starts: is the tracking server or database there, and what of a URL
-may be shown (passwords never are). A bad URL ends in one line, before anything is logged."""
+"""Checks before any run starts: is the tracking server or database there, and what of a URL may be shown.
+
+Passwords never are. A bad URL ends in one line, before anything is logged.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +16,25 @@ _PASSWORD_PARAM = re.compile(r"(?P<head>password=)(?P<secret>[^&\s]+)", re.IGNOR
 
 
 def redact(text: str) -> str:
-    """Replace passwords in URLs (``user:secret@host``, ``?password=secret``) with ``***``."""
+    """Replace passwords in URLs (``user:secret@host``, ``?password=secret``) with ``***``.
+
+    Parameters
+    ----------
+    text : str
+        Any text (anything else is made a string first).
+
+    Returns
+    -------
+    text : str
+        ``text`` with every password in it replaced by ``***``.
+
+    Examples
+    --------
+    >>> redact("postgresql://mlflow:s3cret@db:5432/mlflow")
+    'postgresql://mlflow:***@db:5432/mlflow'
+    >>> redact("host=db password=s3cret&user=me")
+    'host=db password=***&user=me'
+    """
     text = _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}", str(text))
     return _PASSWORD_PARAM.sub(lambda m: f"{m['head']}***", text)
 
@@ -24,6 +44,16 @@ def sqlalchemy_url(url: str) -> str:
 
     SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; the project installs psycopg2, so
     a plain ``postgresql://`` URL is given the ``+psycopg2`` driver when psycopg is absent.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL.
+
+    Returns
+    -------
+    url : str
+        ``url`` itself, unless it is a plain PostgreSQL URL and psycopg 3 is not installed.
     """
     if not url.startswith(("postgresql://", "postgres://")):
         return url
@@ -35,7 +65,17 @@ def sqlalchemy_url(url: str) -> str:
 
 
 def check_tracking_server() -> None:
-    """Fail fast, in one line, when MLFLOW_TRACKING_URI names a server or database that does not answer."""
+    """Fail fast, in one line, when MLFLOW_TRACKING_URI names a server or database that does not answer.
+
+    An HTTP URI's credentials move to MLflow's basic-auth variables first; a database URI is
+    given the installed driver (``sqlalchemy_url``), and a new PostgreSQL database its schema
+    (``pg_store.ensure_schema``).
+
+    Raises
+    ------
+    ConnectionError
+        If the tracking server or database does not answer (the message redacted).
+    """
     uri = mlflow.get_tracking_uri()
     if uri.startswith(("http://", "https://")):
         uri = _credentials_to_env(uri)
@@ -108,8 +148,27 @@ def _check_database(url: str, *, what: str) -> None:
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message, redacted; its type when it has none. A full disk
-    says where instead (``full_disk_message``)."""
+    """The first line of an exception's message, redacted; its type's name when it has none.
+
+    A full disk says where instead (``full_disk_message``).
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    line : str
+        One line for the user.
+
+    Examples
+    --------
+    >>> first_line(ValueError("cannot connect to postgresql://me:s3cret@db/x\\ndetails"))
+    'cannot connect to postgresql://me:***@db/x'
+    >>> first_line(KeyError())
+    'KeyError'
+    """
     full = full_disk_message(exc)
     if full is not None:
         return full
@@ -118,8 +177,19 @@ def first_line(exc: BaseException) -> str:
 
 
 def full_disk_message(exc: BaseException) -> str | None:
-    """One line for a full disk (``ENOSPC``, or SQLite's "database or disk is full"), naming the
-    store or folder the user chose and how to move it; None for any other error."""
+    """One line for a full disk (``ENOSPC``, or SQLite's "database or disk is full").
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    line : str or None
+        The line, naming the store or folder the user chose and the setting that moves it;
+        None for any other error.
+    """
     import errno
 
     text = str(exc)

@@ -1,4 +1,4 @@
-"""Progress bars for the long fits the entry points run: one tqdm bar per fit, one tick per epoch or round.
+"""Progress bars for the long fits the entry points run: one tqdm bar per fit, one tick per epoch.
 
 The estimators call ``callback(step, logs)`` after every epoch (AE pretraining, DEC/IDEC,
 self-training) or round (pseudo-labelling), with ``logs["stage"]``; ``epoch_bar`` turns those
@@ -18,10 +18,28 @@ LOSS_KEYS = ("loss", "ae_loss", "kl_loss", "changed")  # what a bar shows of the
 
 @contextlib.contextmanager
 def epoch_bar(desc: str, callback=None, *, file=None, disable: bool | None = None, mininterval: float = 0.1):
-    """A callback that ticks a tqdm bar labelled ``desc`` and then calls ``callback`` (its answer is kept).
+    """A callback that ticks a tqdm bar labelled ``desc`` and then calls ``callback``.
 
-    ``disable=None``: shown only when ``file`` (default stderr) is a terminal; ``False`` always.
-    ``mininterval``: the least seconds between two redraws (tqdm's).
+    Each tick shows the stage and the last of ``LOSS_KEYS`` in the logs; the bar closes when
+    the context ends.
+
+    Parameters
+    ----------
+    desc : str
+        The bar's label.
+    callback : callable, default=None
+        ``callback(step, logs)``, called after each tick; its answer is the tick's.
+    file : file-like, default=None
+        Where the bar is drawn; None: stderr.
+    disable : bool or None, default=None
+        None: shown only when ``file`` is a terminal; False: always; True: never.
+    mininterval : float, default=0.1
+        The least seconds between two redraws (tqdm's).
+
+    Yields
+    ------
+    tick : callable
+        ``tick(step, logs)``, the callback to give the estimator's ``fit``.
     """
     from tqdm.auto import tqdm
 

@@ -11,7 +11,6 @@ import pandas as pd
 from clustering.metrics import label_mapping
 
 COLUMNS = ["acc", "nmi", "ari", "purity", "silhouette", "latent_silhouette", "davies_bouldin", "calinski_harabasz"]
-# The seed report's own figures (5,000 AG News articles; silhouette presumably in its own space).
 # Figures published elsewhere, shown beside ours: the seed report's (the course report this
 # project grew from; it does not say in which space it measured its silhouettes) and the
 # literature's. The run's comparison table and benchmarks/RESULTS.md both print them.
@@ -35,7 +34,25 @@ SEED_REPORT = [{"method": f"seed report: {p['method']}", **{k: p[k] for k in ("p
 
 
 def summarise(per_seed: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
-    """Mean and std over seeds: one row per method, columns ``<metric>_mean``/``_std``."""
+    """Mean and std over seeds: one row per method, columns ``<metric>_mean``/``_std``.
+
+    Parameters
+    ----------
+    per_seed : dict of str to list of dict
+        Per method, the metrics of each seed's run.
+
+    Returns
+    -------
+    summary : DataFrame
+        ``method``, ``n_seeds`` and ``<metric>_mean``/``<metric>_std`` for the metrics of
+        ``COLUMNS`` that some run has.
+
+    Examples
+    --------
+    >>> summarise({"kmeans": [{"acc": 0.5}, {"acc": 1.0}]})
+       method  n_seeds  acc_mean  acc_std
+    0  kmeans        2      0.75     0.25
+    """
     from experiments.evaluation import summarise as mean_std
 
     return pd.DataFrame([{"method": method, "n_seeds": len(runs), **mean_std(runs, COLUMNS)}
@@ -43,7 +60,26 @@ def summarise(per_seed: dict[str, list[dict[str, float]]]) -> pd.DataFrame:
 
 
 def comparison_table(summary: pd.DataFrame, *, with_seed_report: bool = True) -> pd.DataFrame:
-    """``mean ± std`` strings per metric, the seed report's figures below for reference."""
+    """``mean ± std`` strings per metric, the seed report's figures below for reference.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summarise``'s table.
+    with_seed_report : bool, default=True
+        Add the seed report's rows (``SEED_REPORT``) below the methods.
+
+    Returns
+    -------
+    table : DataFrame
+        ``method``, ``seeds`` and a string per metric of ``COLUMNS`` present ("" where a row has none).
+
+    Examples
+    --------
+    >>> comparison_table(summarise({"kmeans": [{"acc": 0.5}, {"acc": 1.0}]}), with_seed_report=False)
+       method seeds            acc
+    0  kmeans     2  0.750 ± 0.250
+    """
     rows = []
     for _, r in summary.iterrows():
         row = {"method": r["method"], "seeds": str(int(r["n_seeds"]))}
@@ -61,7 +97,30 @@ LENGTH_BUCKETS = [(0, 15, "< 15 words"), (15, 30, "15-29 words"), (30, 45, "30-4
 
 
 def accuracy_by_length(texts: list[str], labels_true, labels_pred) -> pd.DataFrame:
-    """Accuracy per text-length bucket, clusters mapped to classes once on the whole set."""
+    """Accuracy per text-length bucket, clusters mapped to classes once on the whole set.
+
+    Parameters
+    ----------
+    texts : list of str
+        The texts; their length is counted in words (split on whitespace).
+    labels_true : array-like of shape (n_samples,)
+        The true classes.
+    labels_pred : array-like of shape (n_samples,)
+        The clusters.
+
+    Returns
+    -------
+    table : DataFrame
+        ``bucket`` (of ``LENGTH_BUCKETS``), ``n`` and ``accuracy``, for the buckets that hold texts.
+
+    Examples
+    --------
+    >>> texts = ["short text", "short text", " ".join(["word"] * 20), " ".join(["word"] * 20)]
+    >>> accuracy_by_length(texts, [0, 0, 1, 1], [1, 1, 0, 1])
+            bucket  n  accuracy
+    0   < 15 words  2       1.0
+    1  15-29 words  2       0.5
+    """
     labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
     mapping = label_mapping(labels_true, labels_pred)
     mapped = np.array([mapping.get(int(c), -1) for c in labels_pred])
@@ -75,7 +134,30 @@ def accuracy_by_length(texts: list[str], labels_true, labels_pred) -> pd.DataFra
 
 
 def confused_pairs(labels_true, labels_pred, label_names=None, *, top: int = 5) -> pd.DataFrame:
-    """The most frequent (true class, class its cluster maps to) errors, both directions summed."""
+    """The most frequent (true class, class its cluster maps to) errors, both directions summed.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        The true classes.
+    labels_pred : array-like of shape (n_samples,)
+        The clusters, mapped to classes once on the whole set.
+    label_names : list of str, default=None
+        A name per class; None: the classes' numbers.
+    top : int, default=5
+        The most pairs to list.
+
+    Returns
+    -------
+    table : DataFrame
+        ``pair`` (``"a <-> b"``), ``errors`` and ``share_of_errors``, the most frequent first.
+
+    Examples
+    --------
+    >>> confused_pairs([0, 0, 1, 1, 2, 2], [0, 0, 1, 2, 2, 1], ["world", "sports", "business"])
+                      pair  errors  share_of_errors
+    0  sports <-> business       2              1.0
+    """
     labels_true, labels_pred = np.asarray(labels_true), np.asarray(labels_pred)
     mapping = label_mapping(labels_true, labels_pred)
     mapped = np.array([mapping.get(int(c), -1) for c in labels_pred])

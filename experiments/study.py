@@ -31,7 +31,13 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 
 def this_machine() -> str:
-    """Where a process id means something: host name, boot and PID namespace (Linux)."""
+    """Where a process id means something: host name, boot and PID namespace (Linux).
+
+    Returns
+    -------
+    machine : str
+        The host name, then the boot id's head and the PID namespace where they can be read, ``/``-joined.
+    """
     parts = [socket.gethostname()]
     with contextlib.suppress(OSError):
         parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8])
@@ -41,7 +47,13 @@ def this_machine() -> str:
 
 
 def worker_id() -> str:
-    """This process as ``<machine>#<pid>``; recorded on parent runs and Optuna trials."""
+    """This process as ``<machine>#<pid>``; recorded on parent runs and Optuna trials.
+
+    Returns
+    -------
+    worker : str
+        ``this_machine()``, ``#`` and the process id.
+    """
     return f"{this_machine()}#{os.getpid()}"
 
 
@@ -50,6 +62,15 @@ def is_dead_here(worker: str) -> bool:
 
     A worker elsewhere, or a process id now taken by another process, reads as alive:
     those are left to Optuna's heartbeat, which is slower but sees every machine.
+
+    Parameters
+    ----------
+    worker : str
+        A ``worker_id()``, as recorded on a run or trial.
+
+    Returns
+    -------
+    dead : bool
     """
     machine, _, pid = str(worker).rpartition("#")
     if machine != this_machine() or not pid.isdigit():
@@ -70,6 +91,22 @@ def make_storage(url: str, *, on_stale=None):
     killed is marked FAIL by the next worker that starts a trial, and ``on_stale(study,
     trial)`` is called for it. A server that does not answer fails within
     ``CONNECT_TIMEOUT_SECONDS`` with one line (any password in it shown as ``***``).
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL, a ``*.journal`` path or ``journal:PATH``.
+    on_stale : callable, default=None
+        ``on_stale(study, trial)``, the RDB storage's stale-trial callback.
+
+    Returns
+    -------
+    storage : optuna.storages.RDBStorage or optuna.storages.JournalStorage
+
+    Raises
+    ------
+    ConnectionError
+        If the storage cannot be opened (a journal's folder missing, a server that does not answer).
     """
     if url.startswith("journal:") or url.endswith(".journal"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -104,7 +141,18 @@ def make_storage(url: str, *, on_stale=None):
 
 
 def check_storage(url: str) -> None:
-    """Open ``url`` once and let it go: a bad or unreachable storage fails before any run starts."""
+    """Open ``url`` once and let it go: a bad or unreachable storage fails before any run starts.
+
+    Parameters
+    ----------
+    url : str
+        ``make_storage``'s.
+
+    Raises
+    ------
+    ConnectionError
+        If the storage cannot be opened.
+    """
     storage = make_storage(url)
     engine = getattr(storage, "engine", None)
     if engine is not None:
@@ -116,6 +164,22 @@ def create_study(config, *, on_stale=None):
 
     A new study gets ``search_space.first_trials`` queued: the MiniLM + KMeans starting
     point and the seed report's settings, so they are candidates whatever the sampler does.
+
+    Parameters
+    ----------
+    config : RunConfig
+        Reads ``study_name``, ``storage``, ``objective``, ``seed`` and what ``first_trials`` reads.
+    on_stale : callable, default=None
+        ``on_stale(study, trial)``, for trials whose worker stopped (``make_storage``'s).
+
+    Returns
+    -------
+    study : optuna.Study
+
+    Raises
+    ------
+    ConnectionError
+        If the storage cannot be opened.
     """
     study = optuna.create_study(
         study_name=config.study_name,
@@ -138,6 +202,15 @@ def drop_queued_copies(study) -> list[int]:
     A copy is claimed from the queue atomically (WAITING -> RUNNING, which fails if a worker
     popped it first: ``fit_trial`` then skips it as a duplicate) and told PRUNED with
     ``duplicate_of``, so it never counts and never waits in the queue of a full study.
+
+    Parameters
+    ----------
+    study : optuna.Study
+
+    Returns
+    -------
+    dropped : list of int
+        The numbers of the trials pruned.
     """
     storage = study._storage  # Optuna has no public call to take one given trial off the queue
     kept: dict[str, int] = {}
@@ -177,6 +250,17 @@ def join(study, worker: str) -> int:
     Workers seed their samplers with ``seed + rank``: with one seed, two workers starting
     together would propose the same points. The first worker of a study keeps ``seed``
     itself, so a study run by one worker is reproducible.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    worker : str
+        A ``worker_id()``, kept as the study's user attribute ``worker <worker>``.
+
+    Returns
+    -------
+    rank : int
+        The worker's place in the order of joining.
     """
     key = f"worker {worker}"
     study.set_user_attr(key, time.time())
@@ -190,6 +274,12 @@ def fail_lost_trials(study, *, on_lost=None) -> None:
     On this machine a dead process is seen at once. Elsewhere Optuna's heartbeat tells:
     ``fail_stale_trials`` fails trials silent for ``GRACE_SECONDS`` and calls the storage's
     stale-trial callback (``make_storage(on_stale=...)``) for them.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    on_lost : callable, default=None
+        ``on_lost(study, trial)``, called for each trial failed here.
     """
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if is_dead_here(trial.user_attrs.get("worker", "")):
@@ -202,14 +292,29 @@ def fail_lost_trials(study, *, on_lost=None) -> None:
 
 
 def wait_for_room(study, n_trials: int, *, before: int | None = None, deadline=None, on_lost=None) -> bool:
-    """Whether one more trial may run: True when the trials that ran (``counts``: completed or
-    pruned) plus the running ones (those numbered below ``before``, or all) are fewer than
-    ``n_trials``.
+    """Whether one more trial may run, waiting while the running trials could still fill the study.
 
-    While the running ones could still fill the study, wait: each either completes or is
-    pruned (then False) or fails or loses its worker (then True). False also at ``deadline``.
-    A running trial that nobody could declare lost (no heartbeat in the storage, and a
-    worker on another machine) is not waited for.
+    True when the trials that ran (``counts``: completed or pruned) plus the running ones
+    are fewer than ``n_trials``. While the running ones could still fill the study, wait:
+    each either completes or is pruned (then False) or fails or loses its worker (then
+    True). A running trial that nobody could declare lost (no heartbeat in the storage, and
+    a worker on another machine) is not waited for.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    n_trials : int
+        The trials the study is to hold.
+    before : int, default=None
+        Count only the running trials numbered below this; None: all of them.
+    deadline : float, default=None
+        A ``time.monotonic()`` time at which to stop waiting (and answer False); None: none.
+    on_lost : callable, default=None
+        ``on_lost(study, trial)``, for each trial found lost while waiting (``fail_lost_trials``).
+
+    Returns
+    -------
+    room : bool
     """
     heartbeat = _has_heartbeat(study)
     here = this_machine()
@@ -229,9 +334,20 @@ def wait_for_room(study, n_trials: int, *, before: int | None = None, deadline=N
 
 
 def counts(trial) -> bool:
-    """Whether ``trial`` counts towards the study's ``n_trials``: it completed, or it ran and was
-    pruned (the time it took is spent, as Optuna's own ``n_trials`` counts it). A failed trial,
-    a duplicate skipped before fitting and a trial that found the study full do not."""
+    """Whether ``trial`` counts towards the study's ``n_trials``.
+
+    It counts when it completed, or ran and was pruned (the time it took is spent, as
+    Optuna's own ``n_trials`` counts it). A failed trial, a duplicate skipped before fitting
+    and a trial that found the study full do not.
+
+    Parameters
+    ----------
+    trial : optuna.trial.FrozenTrial
+
+    Returns
+    -------
+    counts : bool
+    """
     if trial.state == TrialState.COMPLETE:
         return True
     return trial.state == TrialState.PRUNED and not ({"duplicate_of", "not_run"} & set(trial.user_attrs))

@@ -2,11 +2,10 @@
 
 Most of a run's arithmetic is many small products: logistic regressions on a few thousand
 rows (the pseudo-labeller's rounds, the cross-view predictability of every scored
-partition), k-means steps, neighbour smoothing. On the machine this suite is measured on
-(2 cores), OpenBLAS' default of one thread per core makes those several times slower, not
-faster; only large products gain, and they are a small share of a run. torch keeps its own
-threads (the autoencoder and the embedding model are unaffected). The measurement:
-``python -m benchmarks.blas_threads``.
+partition), k-means steps, neighbour smoothing. OpenBLAS' default of one thread per core
+makes those slower, not faster; only large products gain, and they are a small share of a
+run. torch keeps its own threads (the autoencoder and the embedding model are unaffected).
+The measurement: ``python -m benchmarks.blas_threads``.
 """
 
 from __future__ import annotations
@@ -18,7 +17,18 @@ DEFAULT = 1
 
 
 def blas_threads() -> int:
-    """``$DTC_BLAS_THREADS`` (default 1) as an integer >= 0; a bad value raises ``ValueError`` in one line."""
+    """``$DTC_BLAS_THREADS`` (default 1) as an integer >= 0.
+
+    Returns
+    -------
+    n : int
+        The threads for BLAS; 0 leaves the libraries' own default.
+
+    Raises
+    ------
+    ValueError
+        If the variable is not a whole number >= 0 (in one line).
+    """
     raw = os.environ.get(ENV, str(DEFAULT)).strip()
     try:
         value = int(raw)
@@ -32,8 +42,23 @@ def blas_threads() -> int:
 def limit_blas(n: int | None = None) -> int:
     """Limit the BLAS libraries numpy and scipy load to ``n`` threads (default ``blas_threads()``), process-wide.
 
-    Returns ``n`` (0: nothing was changed). numpy and scipy's linear algebra are imported first,
-    so that both BLAS libraries are loaded and limited (threadpoolctl sees only loaded ones).
+    numpy and scipy's linear algebra are imported first, so that both BLAS libraries are
+    loaded and limited (threadpoolctl sees only loaded ones).
+
+    Parameters
+    ----------
+    n : int, default=None
+        The threads; 0 changes nothing; None: ``blas_threads()``.
+
+    Returns
+    -------
+    n : int
+        The limit set (0: nothing was changed).
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is None and ``$DTC_BLAS_THREADS`` is not a whole number >= 0.
     """
     n = blas_threads() if n is None else n
     if n > 0:

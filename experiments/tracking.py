@@ -1,8 +1,7 @@
-"""MLflow logging: parent runs, each study trial as a nested run (``TrialTracker``), tags,
-dataset inputs, figures, tables, and closing the runs of workers that died.
+"""MLflow logging: parent runs, trials as nested runs (``TrialTracker``), tags, dataset inputs, figures, tables.
 
-The checks made before any run exists (servers, databases, redaction) are ``preflight``'s;
-which worker is which is ``study``'s.
+And closing the runs of workers that died. The checks made before any run exists (servers,
+databases, redaction) are ``preflight``'s; which worker is which is ``study``'s.
 """
 
 from __future__ import annotations
@@ -41,6 +40,19 @@ def parent_run(experiment_name: str, run_name: str):
     experiment is chosen by name. Either way the run ends FAILED, with the error as a tag,
     if the body raises. The run is tagged with this worker (``machine#pid``) so a later
     worker can tell that it died.
+
+    Parameters
+    ----------
+    experiment_name, run_name : str
+
+    Yields
+    ------
+    run : mlflow.ActiveRun
+
+    Raises
+    ------
+    ValueError
+        If ``mlflow run`` has logged a password among the run's params.
     """
     check_tracking_server()
     given = os.environ.get("MLFLOW_RUN_ID")  # start_run takes it out of the environment
@@ -80,7 +92,13 @@ def _refuse_logged_secrets(run) -> None:
 
 
 def end_runs(run_ids, status: str, reason: str) -> list[str]:
-    """End the runs among ``run_ids`` still RUNNING with ``status``; tag why. Returns those ended."""
+    """End the runs among ``run_ids`` still RUNNING with ``status``; tag why. Returns the ids of those ended.
+
+    Parameters
+    ----------
+    run_ids : iterable of str
+    status, reason : str
+    """
     client = mlflow.MlflowClient()
     ended = []
     for run_id in dict.fromkeys(r for r in run_ids if r):
@@ -96,7 +114,12 @@ def end_runs(run_ids, status: str, reason: str) -> list[str]:
 
 
 def running_runs(experiment_id: str, study_name: str) -> list:
-    """The runs of ``study_name`` in the experiment that are RUNNING: parents, trials, the rest."""
+    """The RUNNING runs (``mlflow.entities.Run``) of ``study_name`` in the experiment: parents, trials, the rest.
+
+    Parameters
+    ----------
+    experiment_id, study_name : str
+    """
     from mlflow.entities import ViewType
 
     quote = '"' if "'" in study_name else "'"
@@ -115,6 +138,7 @@ def training_precision() -> str:
 
 
 def base_tags(config, corpus) -> dict[str, str]:
+    """The tags of every run of ``config`` (a RunConfig) on ``corpus``: study, data, objective, commit."""
     tags = {
         "study_name": config.study_name,
         "data_hash": corpus.fingerprint,
@@ -137,6 +161,12 @@ def log_corpus(corpus, source: str, *, context: str = "training") -> None:
 
     ``source`` is where the texts came from (``corpus.source``): a hub id is logged as a
     Hugging Face source, a bundled dataset by its file inside the package, a path as itself.
+
+    Parameters
+    ----------
+    corpus : clustering.data.Corpus
+    source : str
+    context : str, default="training"
     """
     import pandas as pd
 
@@ -175,6 +205,7 @@ def _dataset_source(source: str):
 
 
 def log_figure(fig, name: str) -> None:
+    """Log the matplotlib Figure ``fig`` as the artifact ``name``, then close it."""
     mlflow.log_figure(fig, name)
     import matplotlib.pyplot as plt
 
@@ -182,7 +213,7 @@ def log_figure(fig, name: str) -> None:
 
 
 def log_frame(frame, name: str) -> None:
-    """Log a DataFrame as CSV (and as markdown too when ``name`` ends in .md)."""
+    """Log the DataFrame ``frame`` as the artifact ``name``: markdown when it ends in .md, else CSV."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         if name.endswith(".md"):
@@ -193,7 +224,7 @@ def log_frame(frame, name: str) -> None:
 
 
 def log_history(history: dict[str, list[float]], *, prefix: str = "") -> None:
-    """Per-epoch series as metrics with ``step=epoch``, in one batched call."""
+    """Log per-epoch series (``{name: values}``) as metrics ``<prefix><name>`` with ``step=epoch``, batched."""
     from mlflow.entities import Metric
     import time
 
@@ -207,10 +238,23 @@ def log_history(history: dict[str, list[float]], *, prefix: str = "") -> None:
 
 
 class TrialTracker:
-    """Tracking attached to a study from outside: each trial a nested MLflow run under the
-    active parent run (params, every metric, per-epoch history, state), and the runs of
-    trials whose worker died ended FAILED (their parent KILLED). ``seconds`` adds up the
-    wall time spent in it, for the speed benchmark."""
+    """Tracking attached to a study from outside: each trial a nested MLflow run under the active parent run.
+
+    Made inside that run (``parent_run``; RuntimeError outside one). A trial's run holds its params, every
+    metric, per-epoch history and state; runs of trials whose worker died are ended FAILED (their parent KILLED).
+
+    Parameters
+    ----------
+    study_name : str
+    echo : callable, default=None
+        ``echo(line)``, told of each lost trial.
+
+    Attributes
+    ----------
+    parent_id, experiment_id : str
+    seconds : float
+        The wall time spent in the tracker, for the speed benchmark.
+    """
 
     def __init__(self, study_name: str, *, echo=None):
         parent = mlflow.active_run()
@@ -230,20 +274,29 @@ class TrialTracker:
             self.seconds += time.perf_counter() - start
 
     def on_lost(self, study, trial) -> None:
+        """End the MLflow runs of ``trial``, lost with its worker (``run_ender``'s)."""
         with self._timed():
             self._end_lost(study, trial)
 
     def recover(self, study) -> None:
+        """Tidy up after the study's dead workers (``recover``)."""
         with self._timed():
             recover(study, self.experiment_id, self.study_name, on_lost=self._end_lost)
 
     def worker_rank(self, rank: int, sampler_seed: int) -> None:
+        """Tag the parent run with the seed of this worker's sampler."""
         with self._timed():
             mlflow.set_tag("sampler_seed", sampler_seed)
 
     @contextlib.contextmanager
     def trial(self, trial, config, n_clusters: int):
-        """The trial's nested run; yields what the study calls as the trial goes."""
+        """The trial's nested run, tagged and named ``trial-<number>``.
+
+        Yields
+        ------
+        log : object
+            Its ``params(params)``, ``completed(model, metrics)`` and ``failed(model, state, error="")``.
+        """
         with self._timed():
             context = mlflow.start_run(run_name=f"trial-{trial.number:03d}", nested=True)
             run = context.__enter__()
@@ -293,6 +346,13 @@ def recover(study, experiment_id: str, study_name: str, *, on_lost=None) -> None
     for ``GRACE_SECONDS``) becomes FAIL and ``on_lost`` ends its runs. Then any trial run
     still RUNNING whose Optuna trial is not is ended FAILED, and a RUNNING parent run of
     this study whose worker is dead on this machine is ended KILLED with its open children.
+
+    Parameters
+    ----------
+    study : optuna.Study
+    experiment_id, study_name : str
+    on_lost : callable, default=None
+        ``on_lost(study, trial)``; None: ``run_ender(experiment_id)``.
     """
     on_lost = on_lost or run_ender(experiment_id)
     fail_lost_trials(study, on_lost=on_lost)
@@ -311,7 +371,14 @@ def recover(study, experiment_id: str, study_name: str, *, on_lost=None) -> None
 
 
 def run_ender(experiment_id: str, echo=None):
-    """``on_lost(study, trial)``: end a lost trial's MLflow run FAILED and its parent run KILLED."""
+    """``on_lost(study, trial)``: end a lost trial's MLflow run FAILED and its parent run KILLED.
+
+    Parameters
+    ----------
+    experiment_id : str
+    echo : callable, default=None
+        ``echo(line)``, told of each lost trial.
+    """
 
     def on_lost(study, trial) -> None:
         worker = trial.user_attrs.get("worker", "?")

@@ -64,11 +64,41 @@ def run_study(config, X: np.ndarray, labels_true, *, n_clusters: int, texts=None
               track=True):
     """Run trials until the study has ``config.n_trials`` that ran (``study.counts``), whoever ran them.
 
-    With ``track`` (the default) it must be called inside the worker's parent MLflow run;
-    each trial is a nested run (``track`` may be a ``tracking.TrialTracker`` to use). Trials that diverge (FloatingPointError) or raise
-    RuntimeError/ValueError are recorded as FAIL and the study goes on;
-    ``MAX_FAILURES_IN_A_ROW`` failures in a row stop it. ``texts`` (the corpus' texts,
-    aligned with ``X``) are what text-input methods (self-training) fit.
+    Trials that diverge (FloatingPointError) or raise RuntimeError/ValueError are recorded
+    as FAIL and the study goes on; ``MAX_FAILURES_IN_A_ROW`` failures in a row stop it.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's settings (``study_name``, ``storage``, ``n_trials``, ``timeout``, ``seed``,
+        ``objective`` and the search space's).
+    X : ndarray of shape (n_samples, n_features)
+        The fixed embedding space the trials fit and are scored in.
+    labels_true : array-like of shape (n_samples,) or None
+        The true labels: reported for every trial, read to choose only by a label-peeking objective.
+    n_clusters : int
+        The number of clusters.
+    texts : list of str, default=None
+        The corpus' texts, aligned with ``X``: what text-input methods (self-training) fit.
+    study : optuna.Study, default=None
+        The study to run; None: create or join ``config.study_name`` (``study.create_study``).
+    echo : callable, default=print
+        ``echo(line)``, told of each trial as it ends.
+    track : bool or TrialTracker, default=True
+        True: each trial is a nested run under the worker's parent MLflow run, inside which
+        this must be called; a ``tracking.TrialTracker`` to use; False: nothing is tracked.
+
+    Returns
+    -------
+    study : optuna.Study
+        The study, holding at least one completed trial.
+
+    Raises
+    ------
+    RuntimeError
+        If ``MAX_FAILURES_IN_A_ROW`` trials in a row failed, or no trial completed (in time).
+    ConnectionError
+        If the study's storage cannot be opened.
     """
     if track is True:
         from experiments.tracking import TrialTracker

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clustering import data
+from clustering import data, sources
 from clustering.data import Corpus, DataError, clean_text, load_corpus
 
 AG_NAMES = ["World", "Sports", "Business", "Sci/Tech"]
@@ -194,7 +194,7 @@ def test_bad_inputs_raise_one_clear_line(tmp_path, setup, kwargs, message):
 def test_hub_unreachable_fails_fast_with_local_file_hint(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "hub_reachable", lambda: False)
+    monkeypatch.setattr(sources, "hub_reachable", lambda: False)
     start = time.perf_counter()
     with pytest.raises(data.HubUnreachable) as info:
         load_corpus("fancyzhx/ag_news")

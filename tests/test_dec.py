@@ -6,7 +6,8 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
-from clustering.dec import DEC, IDEC, soft_assignment, target_distribution
+from clustering.assignment import soft_assignment, target_distribution
+from clustering.dec import DEC, IDEC
 
 FAST = dict(hidden_dims=(16, 4), pretrain_epochs=3, epochs=3, batch_size=32, n_init=4)
 
@@ -165,7 +166,7 @@ def test_input_init_starts_from_kmeans_on_the_embeddings(cls, blobs):
 
 
 def test_early_stopping_keeps_the_best_scored_state(blobs):
-    from clustering.dec import _Monitor
+    from clustering._dec_loop import _Monitor
 
     X, _ = blobs
     # a large DEC learning rate makes the partition drift; the monitor must notice

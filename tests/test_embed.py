@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clustering import embed
+from clustering import embed, encoder
 from clustering.embed import (
     EmbeddingModelError,
     cache_key,
@@ -58,7 +58,7 @@ def loads(monkeypatch):
         return FakeEncoder()
 
     monkeypatch.setattr(embed, "load_model", fake_load)
-    monkeypatch.setattr(embed, "native_bfloat16", lambda device=None: False)
+    monkeypatch.setattr(encoder, "native_bfloat16", lambda device=None: False)
     monkeypatch.setattr(embed, "declared_width", lambda model: FakeEncoder().get_embedding_dimension())
     return calls
 
@@ -113,7 +113,7 @@ def test_resolve_precision(monkeypatch):
     with pytest.raises(ValueError, match="one of float32, bfloat16, bfloat16-mixed, int8, auto; got 'fp16'"):
         resolve_precision("fp16")
     for native, expected in ((True, "bfloat16-mixed"), (False, "float32")):
-        monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
+        monkeypatch.setattr(encoder, "native_bfloat16", lambda device=None, native=native: native)
         assert resolve_precision("auto", "cpu") == expected
         assert resolve_precision(device="cpu") == expected  # "auto" is the default
 
@@ -149,7 +149,7 @@ def test_mixed_precision_encodes_under_autocast_with_its_own_cache_file(monkeypa
 
 
 def test_auto_precision_caches_under_what_it_resolved_to(loads, monkeypatch, tmp_path):
-    monkeypatch.setattr(embed, "native_bfloat16", lambda device=None: True)
+    monkeypatch.setattr(encoder, "native_bfloat16", lambda device=None: True)
     embed_texts(TEXTS, cache_dir=tmp_path, device="cpu")  # "auto" is the default
     assert [p.name for p in tmp_path.iterdir()] == [f"{cache_key(TEXTS, precision='bfloat16-mixed')}.npy"]
 
@@ -231,7 +231,7 @@ def test_unknown_model_fails_fast(monkeypatch, reachable):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     if reachable is not None:  # else: the real probe
-        monkeypatch.setattr(embed, "hub_reachable", lambda: reachable)
+        monkeypatch.setattr(encoder, "hub_reachable", lambda: reachable)
     start = time.perf_counter()
     with pytest.raises(EmbeddingModelError) as info:
         load_model("deep-text-clustering-tests/no-such-model", device="cpu")

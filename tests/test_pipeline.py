@@ -1,6 +1,6 @@
 """experiments.pipeline.load: the default hub id falls back to the bundled copy, in one line."""
 
-from clustering import data
+from clustering import data, sources
 from experiments import pipeline
 from experiments.config import RunConfig
 
@@ -8,7 +8,7 @@ from experiments.config import RunConfig
 def test_the_default_data_falls_back_to_the_bundled_copy_when_the_hub_is_out_of_reach(monkeypatch, capsys):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "hub_reachable", lambda: False)
+    monkeypatch.setattr(sources, "hub_reachable", lambda: False)
     corpus = pipeline.load(RunConfig(n_per_class=5))
     assert RunConfig().data == "fancyzhx/ag_news"
     assert corpus.source == "ag_news_test" and len(corpus) == 20
@@ -20,7 +20,7 @@ def test_the_default_data_falls_back_to_the_bundled_copy_when_the_hub_is_out_of_
 def test_other_hub_ids_still_fail_in_one_line(monkeypatch):
     import pytest
 
-    monkeypatch.setattr(data, "hub_reachable", lambda: False)
+    monkeypatch.setattr(sources, "hub_reachable", lambda: False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     with pytest.raises(data.HubUnreachable, match="cannot reach the Hugging Face hub to load 'someone/else'"):
@@ -35,7 +35,7 @@ def test_the_logged_dataset_names_the_source_actually_read(tmp_path, monkeypatch
 
     from experiments.tracking import base_tags, log_corpus
 
-    monkeypatch.setattr(data, "hub_reachable", lambda: False)
+    monkeypatch.setattr(sources, "hub_reachable", lambda: False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
     config = RunConfig(n_per_class=5)

@@ -5,8 +5,8 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from clustering.selection import (MEASURES, CrossViewScore, coverage, lexical_view, neighbour_agreement,
-                                  neighbour_graph, predictability, view_score)
+from clustering.measures import MEASURES, coverage, neighbour_agreement, neighbour_graph, predictability, view_score
+from clustering.selection import CrossViewScore, lexical_view
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +118,18 @@ def test_a_prebuilt_neighbour_graph_gives_the_same_agreement(two_views):
 
 
 def test_a_remembered_neighbour_graph_is_the_one_computed_afresh_and_a_copy(two_views, monkeypatch):
-    from clustering import selection
+    from clustering import measures
 
     X, _, _ = two_views
-    monkeypatch.setattr(selection, "_GRAPHS", {})
+    monkeypatch.setattr(measures, "_GRAPHS", {})
     rows, first = neighbour_graph(X, sample_size=100, random_state=3)
     first[:] = 0  # the caller's copy: the remembered graph is not touched
     again = neighbour_graph(X, sample_size=100, random_state=3)[1]
-    monkeypatch.setattr(selection, "_GRAPHS", {})
+    monkeypatch.setattr(measures, "_GRAPHS", {})
     fresh = neighbour_graph(X, sample_size=100, random_state=3)[1]
     assert np.array_equal(again, fresh) and again.any()
     other = neighbour_graph(X, sample_size=100, random_state=4)  # another sample: another graph
-    assert not np.array_equal(other[0], rows) and len(selection._GRAPHS) == 2
+    assert not np.array_equal(other[0], rows) and len(measures._GRAPHS) == 2
 
 
 def test_a_given_reference_is_what_each_view_divides_by(two_views):

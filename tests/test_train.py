@@ -113,10 +113,10 @@ def test_float32_forward_is_the_module_itself():
 
 
 def test_precision_auto_asks_the_device(monkeypatch):
-    from clustering import embed
+    from clustering import encoder
 
     for native, expected in ((True, "bfloat16-mixed"), (False, "float32")):
-        monkeypatch.setattr(embed, "native_bfloat16", lambda device=None, native=native: native)
+        monkeypatch.setattr(encoder, "native_bfloat16", lambda device=None, native=native: native)
         assert resolve_precision("auto", "cpu") == expected
     assert resolve_precision("float32", "cpu") == "float32"
     with pytest.raises(ValueError, match="precision must be one of"):
