@@ -23,6 +23,7 @@ from benchmarks import run_speed as run_speed_module
 from benchmarks import scale as scale_module
 from benchmarks import selection as selection_module
 from benchmarks import sota as sota_module
+from benchmarks import spark_predict as spark_predict_module
 from benchmarks import training_precision as training_precision_module
 from benchmarks.common import markdown_table
 
@@ -160,10 +161,11 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.default_run       # the default 
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before the cross-view objective vs now, champion reloaded
 BENCH_THREADS=0 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.blas_threads  # a run's steps with numpy/scipy's BLAS at its default threads vs one
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.spark_predict --n_texts 20000   # predict --engine spark (local[2]) vs local: texts/s, peak RSS, agreement
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.imbalance_probe --seeds 2   # pseudo-labelling's size prior on steep long tails and 44-topic Zipf sets (~40 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pseudolabel_speed  # PseudoLabelClusterer fit time and peak RSS, code at dd9dcab vs now, 3 corpora and k=89/152 (~25 min)
-BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods sbert,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
+BENCH_THREADS=2 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.quality --methods kmeans,selftrain --datasets test --merge 1   # + self-training rows (~30 min)
 mlflow run . -e benchmark --env-manager local --experiment-name benchmark   # the quality part as an MLflow entry point
 # compare a new speed run with the last saved one:
 .venv/bin/python -m pytest benchmarks/test_speed.py --benchmark-autosave --benchmark-compare
@@ -216,6 +218,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     blas = _read("blas_threads.json", results_dir)
     if blas:
         parts += ["## One BLAS thread: a run's steps at the default threads and at one", blas_threads.markdown(blas)]
+    spark_predict = _read("spark_predict.json", results_dir)
+    if spark_predict:
+        parts += ["## Clustering many texts: predict on Spark against one process", spark_predict_module.markdown(spark_predict)]
     training_precision = _read("training_precision.json", results_dir)
     if training_precision:
         parts += ["## Training precision: DEC and IDEC in float32 and bfloat16",

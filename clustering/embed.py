@@ -123,7 +123,7 @@ def cache_key(texts, model: str = DEFAULT_MODEL, precision: str = "float32") -> 
 
 
 def embed_texts(texts, *, model: str = DEFAULT_MODEL, batch_size: int = 64, cache_dir=None,
-                device=None, show_progress: bool = True, precision: str = "auto") -> np.ndarray:
+                device=None, show_progress: bool = True, precision: str = "auto", encode=None) -> np.ndarray:
     """Embed texts with a Sentence-BERT model, through the on-disk cache.
 
     Embedding is the one slow step that sees the texts, so the rows are cached as
@@ -151,6 +151,9 @@ def embed_texts(texts, *, model: str = DEFAULT_MODEL, batch_size: int = 64, cach
         (bfloat16 weights), ``"bfloat16-mixed"`` (matrix products in bfloat16, the rest
         float32), ``"int8"`` (CPU only) or ``"auto"`` (bfloat16-mixed where the device runs
         bfloat16 natively, else float32). The rows are float32 either way.
+    encode : callable or None, default=None
+        ``encode(texts) -> rows`` computes the rows on a cache miss in place of this process's
+        model (``experiments.spark.embed_spark`` runs it on Spark's executors at ``precision``).
 
     Returns
     -------
@@ -202,6 +205,11 @@ def embed_texts(texts, *, model: str = DEFAULT_MODEL, batch_size: int = 64, cach
         if cached is not None:
             return cached
 
+    if encode is not None and texts:
+        emb = np.ascontiguousarray(encode(texts), dtype=np.float32)
+        if path is not None:
+            _write_cache(path, emb)
+        return emb
     encoder = load_model(model, device, precision)
     if not texts:
         return np.empty((0, encoder.get_embedding_dimension()), dtype=np.float32)

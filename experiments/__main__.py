@@ -34,8 +34,11 @@ def build_parser(prog: str = "python -m experiments") -> argparse.ArgumentParser
     p = sub.add_parser("predict", help="cluster the texts of a file with a registered model")
     p.add_argument("--model_uri", required=True, help="e.g. models:/deep-text-clustering@champion")
     p.add_argument("--input", required=True, help="a .csv/.tsv/.parquet/.jsonl file with a text column")
-    p.add_argument("--output", required=True, help="where to write the clusters (.csv)")
+    p.add_argument("--output", required=True, help="where to write the clusters (.csv; a parquet folder on Spark)")
     p.add_argument("--text_columns", default="", help="text column(s); default: text, else title+description")
+    p.add_argument("--engine", default="local", choices=("local", "spark"),
+                   help="local: one process; spark: mlflow.pyfunc.spark_udf over a Spark DataFrame")
+    p.add_argument("--spark_master", default="", help="engine=spark: the master URL; default $SPARK_MASTER, else local[*]")
     return parser
 
 
@@ -84,7 +87,13 @@ def main(argv=None, *, prog: str = "python -m experiments") -> int:
 
                 check_tracking_server()
 
-            predict_file(args.model_uri, args.input, args.output, text_columns=args.text_columns)
+            if args.engine == "spark":
+                from experiments.spark import predict_spark
+
+                predict_spark(args.model_uri, args.input, args.output, text_columns=args.text_columns,
+                              master=args.spark_master or None)
+            else:
+                predict_file(args.model_uri, args.input, args.output, text_columns=args.text_columns)
             return 0
         from experiments.config import from_args
 

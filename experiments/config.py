@@ -18,6 +18,7 @@ OBJECTIVES = ("cross_view", "silhouette", "davies_bouldin", "calinski_harabasz",
 LABEL_FREE = ("cross_view", "silhouette", "davies_bouldin", "calinski_harabasz")
 # clustering.embed.PRECISIONS, spelled out so that parsing a config never imports the library
 EMBEDDING_PRECISIONS = ("auto", "float32", "bfloat16", "bfloat16-mixed", "int8")
+ENGINES = ("local", "spark")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class RunConfig:
     clean: bool = True
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_precision: str = "auto"  # auto = bfloat16-mixed where the device has native bfloat16
+    engine: str = "local"  # where the corpus is embedded: this process, or Spark (experiments.spark)
+    spark_master: str = ""  # engine=spark: the master URL; "" = $SPARK_MASTER, else local[*]
     # clustering
     n_clusters: str = "4"  # an integer, or "auto" to choose k by silhouette
     k_min: int = 2
@@ -72,6 +75,7 @@ class RunConfig:
             (bool(self.search_method_list) and set(self.search_method_list) <= set(methods.names(searchable=True)),
              f"search_methods must be a comma-separated subset of {','.join(methods.names(searchable=True))}; "
              f"got {self.search_methods!r}"),
+            (self.engine in ENGINES, f"unknown engine {self.engine!r}; choose from {', '.join(ENGINES)}"),
             (self.embedding_precision in EMBEDDING_PRECISIONS,
              f"unknown embedding_precision {self.embedding_precision!r}; choose from {', '.join(EMBEDDING_PRECISIONS)}"),
             (self.max_pretrain_epochs >= 1 and self.max_epochs >= 1, "max_pretrain_epochs and max_epochs must be >= 1"),
@@ -114,6 +118,9 @@ HELP = {
     "embedding_model": "sentence-transformers model name or local path",
     "embedding_precision": "the encoder's arithmetic: auto (bfloat16-mixed where the CPU/GPU has native "
                            "bfloat16, else float32), float32, bfloat16, bfloat16-mixed or int8 (CPU)",
+    "engine": "where the corpus is embedded: local (this process) or spark (partitioned over Spark's executors, "
+              "the same vectors into the same cache)",
+    "spark_master": "engine=spark: the Spark master URL; empty = $SPARK_MASTER, else local[*]",
     "n_clusters": "number of clusters, or 'auto' to choose k by silhouette",
     "k_min": "smallest k tried when n_clusters=auto",
     "k_max": "largest k tried when n_clusters=auto",

@@ -49,7 +49,8 @@ def _setup(config, entry: str, corpus):
                      "label_peeking": str(config.label_peeking).lower()})
     prep = pipeline.prepare(corpus, embedding_model=config.embedding_model, n_clusters=config.n_clusters,
                             k_min=config.k_min, k_max=config.k_max, seed=config.seed,
-                            embedding_precision=config.embedding_precision)
+                            embedding_precision=config.embedding_precision, engine=config.engine,
+                            spark_master=config.spark_master)
     mlflow.set_tags(base_tags(config, prep.corpus))
     return prep
 

@@ -90,7 +90,7 @@ def _label_column(config):
 
 
 def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max: int, seed: int,
-            embedding_precision: str = "auto") -> Prepared:
+            embedding_precision: str = "auto", engine: str = "local", spark_master: str = "") -> Prepared:
     """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run.
 
     Parameters
@@ -103,6 +103,8 @@ def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max:
         The range of k that "auto" sweeps, and the sweep's seed.
     embedding_precision : str, default="auto"
         ``embed_texts``'s; what it resolved to is tagged ``embedding_precision``.
+    engine, spark_master : str, default="local", ""
+        ``"spark"`` embeds on Spark (``experiments.spark.embed_spark``) at that master.
 
     Returns
     -------
@@ -121,7 +123,12 @@ def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max:
     log_corpus(corpus, corpus.source)
     start = time.perf_counter()
     precision = resolve_precision(embedding_precision)
-    X = embed_texts(corpus.texts, model=embedding_model, precision=precision)
+    if engine == "spark":
+        from experiments.spark import embed_spark
+
+        X = embed_spark(corpus.texts, model=embedding_model, precision=precision, master=spark_master or None)
+    else:
+        X = embed_texts(corpus.texts, model=embedding_model, precision=precision)
     mlflow.log_metric("embed_seconds", time.perf_counter() - start)
     mlflow.set_tag("embedding_precision", precision)
     echo(f"embeddings: {X.shape[0]} x {X.shape[1]} from {embedding_model} ({precision}) "
@@ -170,18 +177,8 @@ def choose_k(X, *, k_min: int, k_max: int, seed: int) -> int:
 
 
 def study_rows(n: int, sample: int, seed: int) -> np.ndarray:
-    """Sorted indices of the texts a study fits: a seeded sample of ``sample`` of ``n`` (all when 0 or n <= sample).
-
-    Every worker of a study draws the same rows from the same seed.
-
-    Parameters
-    ----------
-    n, sample, seed : int
-
-    Returns
-    -------
-    rows : ndarray of int
-    """
+    """Sorted indices (ndarray of int) of the ``sample`` texts of ``n`` a study fits, drawn with ``seed``
+    (all when ``sample`` is 0 or ``n <= sample``): every worker of a study draws the same rows."""
     if not sample or n <= sample:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))

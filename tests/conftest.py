@@ -73,17 +73,25 @@ def has_postgres() -> bool:
         shutil.which("curl")) and bool(shutil.which("ps"))
 
 
+def has_java() -> bool:
+    import shutil
+
+    return shutil.which("java") is not None
+
+
 _NEEDS = {
     "browser": (lambda: chromium_path() is not None,
                 "headless Chromium not found: run `make test` as root on Debian, or apt-get install chromium"),
     "postgres": (has_postgres,
                  "PostgreSQL's server programs (or curl, ps) not found: run `make test` as root on Debian, "
                  "or apt-get install postgresql curl procps"),
+    "spark": (has_java, "no Java runtime for Spark: run `make test` as root on Debian, "
+                        "or apt-get install openjdk-17-jre-headless"),
 }
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip the browser and PostgreSQL tests, with one line each, where their programs are missing.
+    """Skip the browser, PostgreSQL and Spark tests, with one line each, where their programs are missing.
 
     Under CI=true nothing skips: the tests run and fail, so CI never passes without them.
     """

@@ -715,3 +715,18 @@ def test_blas_threads_section_gives_each_steps_median_times_and_their_ratio():
     text = blas_threads.markdown(result)
     assert "| KMeans, 10 restarts | 1.00 s | 0.25 s | 4.00x |" in text
     assert "BLAS at its default (2 threads)" in text and "3 times per setting" in text
+
+
+# -- spark_predict ----------------------------------------------------------------------------------
+def test_spark_predict_markdown_and_the_process_tree_memory():
+    import os
+
+    from benchmarks import spark_predict
+
+    assert spark_predict.tree_rss_mib(os.getpid()) > 10  # this process, at least
+    result = {"n_texts": 20000, "master": "local[2]", "agreement": 0.999,
+              "runs": {"local": {"wall_s": 200.0, "peak_tree_rss_mib": 900.0, "texts_per_s": 100.0},
+                       "spark": {"wall_s": 250.0, "peak_tree_rss_mib": 1800.0, "texts_per_s": 80.0}}}
+    text = spark_predict.markdown(result)
+    assert "| spark (local[2]) | 20,000 | 250 s | 80 | 1,800 MiB |" in text
+    assert "Spark / local throughput: 0.80x" in text and "99.90% of the texts" in text

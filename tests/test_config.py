@@ -95,3 +95,16 @@ def test_every_field_has_help():
     from experiments.config import HELP
 
     assert set(HELP) == {f.name for f in dataclasses.fields(RunConfig)}
+
+
+def test_mlproject_predict_parameters_are_the_predict_flags():
+    from experiments.__main__ import build_parser
+
+    spec = _entry_points()["predict"]
+    parser = build_parser()
+    predict = parser._subparsers._group_actions[0].choices["predict"]
+    flags = {a.dest for a in predict._actions if a.dest != "help"}
+    assert set(spec["parameters"]) == flags
+    assert all(f"--{name} {{{name}}}" in spec["command"] for name in flags)
+    args = parser.parse_args(["predict", "--model_uri", "m", "--input", "i", "--output", "o", "--engine", "spark"])
+    assert args.engine == "spark" and args.spark_master == ""

@@ -221,15 +221,16 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
         pd.DataFrame({"text": ag.texts[:4]}).to_csv(sandbox / "texts.csv", index=False)
         pd.DataFrame({"body": ag.texts}).to_csv(sandbox / "my_texts.csv", index=False)  # unlabelled, 40 texts
 
-        from conftest import has_postgres
+        from conftest import has_java, has_postgres
 
-        postgres = has_postgres() or os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        postgres, java = has_postgres() or ci, has_java() or ci
         failures, skipped = [], []
         pgpass = sandbox / ".local_cluster" / "pgpass"  # the multi-worker path's passwords, once made
         for block in readme_blocks(README.read_text()):
             if block.lang not in ("bash", "python") or block.not_run:
                 continue
-            if "local_cluster.sh" in block.code and not postgres:
+            if ("local_cluster.sh" in block.code and not postgres) or ("--engine spark" in block.code and not java):
                 skipped.append(str(block))
                 continue
             start = time.monotonic()
@@ -258,8 +259,9 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
             print(f"{block}: {time.monotonic() - start:.0f}s")
         assert not failures, "\n\n".join(failures)
         if skipped:
-            pytest.skip(f"every other block ran; not {', '.join(skipped)}: PostgreSQL's server programs are "
-                        "missing (run `make test` as root on Debian, or apt-get install postgresql curl procps)")
+            pytest.skip(f"every other block ran; not {', '.join(skipped)}: PostgreSQL's server programs or a Java "
+                        "runtime are missing (run `make test` as root on Debian, or apt-get install postgresql curl "
+                        "procps openjdk-17-jre-headless)")
     finally:
         for proc in servers:
             stop_server(proc)
