@@ -47,7 +47,7 @@ def session(master: str | None = None, *, app: str = "deep-text-clustering"):
     except ImportError:
         raise RuntimeError("engine=spark needs PySpark: pip install 'deep-text-clustering[spark]'") from None
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
-        raise RuntimeError("engine=spark needs a Java 17+ runtime: apt-get install openjdk-17-jre-headless, "
+        raise RuntimeError("engine=spark needs a Java 17+ runtime: apt-get install default-jre-headless, "
                            "or set JAVA_HOME")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     master = master or os.environ.get("SPARK_MASTER") or "local[*]"

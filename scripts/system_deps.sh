@@ -11,7 +11,7 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ps >/dev/null 2>&1 || need+=(procps)
-command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)  # Spark (predict --engine spark)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)  # Spark (predict --engine spark)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then

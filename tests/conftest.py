@@ -86,7 +86,7 @@ _NEEDS = {
                  "PostgreSQL's server programs (or curl, ps) not found: run `make test` as root on Debian, "
                  "or apt-get install postgresql curl procps"),
     "spark": (has_java, "no Java runtime for Spark: run `make test` as root on Debian, "
-                        "or apt-get install openjdk-17-jre-headless"),
+                        "or apt-get install default-jre-headless"),
 }
 
 

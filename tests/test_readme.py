@@ -261,7 +261,7 @@ def test_every_readme_command_runs_as_written_in_a_fresh_shell():
         if skipped:
             pytest.skip(f"every other block ran; not {', '.join(skipped)}: PostgreSQL's server programs or a Java "
                         "runtime are missing (run `make test` as root on Debian, or apt-get install postgresql curl "
-                        "procps openjdk-17-jre-headless)")
+                        "procps default-jre-headless)")
     finally:
         for proc in servers:
             stop_server(proc)

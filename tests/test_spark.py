@@ -91,7 +91,7 @@ def test_without_java_engine_spark_says_how_to_install_it(monkeypatch):
 
     monkeypatch.setattr(spark.shutil, "which", lambda name: None)
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    with pytest.raises(RuntimeError, match="needs a Java 17. runtime: apt-get install openjdk-17-jre-headless"):
+    with pytest.raises(RuntimeError, match="needs a Java 17. runtime: apt-get install default-jre-headless"):
         spark.session("local[1]")
 
 
