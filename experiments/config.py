@@ -49,6 +49,7 @@ class RunConfig:
     max_pretrain_epochs: int = 30
     max_epochs: int = 20
     study_sample: int = 5000  # the study's trials fit a seeded sample of this many texts (0 = all)
+    fit_sample: int = 50000  # larger corpora: baselines and final fits train on a sample, assign every text
     # evaluation
     seed: int = 0
     n_seeds: int = 3
@@ -68,6 +69,7 @@ class RunConfig:
             (self.timeout >= 0, f"timeout must be >= 0 seconds; got {self.timeout}"),
             (self.n_seeds >= 1, f"n_seeds must be >= 1; got {self.n_seeds}"),
             (self.study_sample >= 0, f"study_sample must be >= 0; got {self.study_sample}"),
+            (self.fit_sample >= 0, f"fit_sample must be >= 0; got {self.fit_sample}"),
             (2 <= self.k_min <= self.k_max, f"need 2 <= k_min <= k_max; got k_min={self.k_min}, k_max={self.k_max}"),
             (self.objective in OBJECTIVES, f"unknown objective {self.objective!r}; choose from {', '.join(OBJECTIVES)}"),
             (self.method == "search" or self.method in methods.names(searchable=True),
@@ -137,6 +139,8 @@ HELP = {
     "max_epochs": "upper end of the DEC-epochs range searched",
     "study_sample": "texts the study's trials fit on, a seeded sample (0 = all); the baselines and the "
                     "final evaluation fit every text",
+    "fit_sample": "corpora with more texts: the baselines and the final fits train on a seeded sample of this "
+                  "many and assign every text with the fitted model (0 = fit on all)",
     "seed": "first seed; every random step is seeded from it",
     "n_seeds": "seeds for the final evaluation and the baselines (mean ± std)",
     "tsne_points": "points shown in the t-SNE plot (subsampled with the seed)",

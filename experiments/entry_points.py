@@ -50,7 +50,7 @@ def _setup(config, entry: str, corpus):
     prep = pipeline.prepare(corpus, embedding_model=config.embedding_model, n_clusters=config.n_clusters,
                             k_min=config.k_min, k_max=config.k_max, seed=config.seed,
                             embedding_precision=config.embedding_precision, engine=config.engine,
-                            spark_master=config.spark_master)
+                            spark_master=config.spark_master, fit_sample=config.fit_sample)
     mlflow.set_tags(base_tags(config, prep.corpus))
     return prep
 

@@ -160,7 +160,7 @@ def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts
     """
     if objective == "cross_view":
         return metrics_["cross_view"]
-    return score(objective, labels_true, model.labels_, X, texts=texts, n_clusters=model.n_clusters,
+    return score(objective, labels_true, assign(model, X, texts), X, texts=texts, n_clusters=model.n_clusters,
                  random_state=seed)
 
 
@@ -223,6 +223,26 @@ def fit(model, X, texts=None, *, callback=None, progress: str | None = None):
         return model.fit(inputs(model, X, texts), callback=tick)
 
 
+def assign(model, X, texts=None) -> np.ndarray:
+    """The cluster of every text: the fit's own labels when it saw them all, else ``model.predict``.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted estimator of the library, fitted on all of ``X`` or on a sample of it.
+    X : ndarray of shape (n_samples, n_features)
+        The embeddings of every text.
+    texts : list of str, default=None
+        The texts, aligned with ``X``.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+    """
+    labels = np.asarray(model.labels_)
+    return labels if len(labels) == len(X) else np.asarray(model.predict(inputs(model, X, texts)))
+
+
 def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]:
     """Every metric of a fitted model.
 
@@ -248,7 +268,7 @@ def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]
     metrics : dict of str to float
         Every metric by name.
     """
-    labels = model.labels_
+    labels = assign(model, X, texts)
     out = evaluate(labels_true, labels, X, random_state=seed)
     own, metric = model.clustering_space(inputs(model, X, texts))
     out["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
@@ -260,7 +280,7 @@ def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]
 
 
 def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: str | None = None,
-                  progress: str | None = None) -> dict[str, float]:
+                  progress: str | None = None, fit_sample: int = 0) -> dict[str, float]:
     """``fit`` then ``metrics``, plus ``fit_seconds`` and, given one, the study's ``objective``.
 
     Parameters
@@ -279,17 +299,24 @@ def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: st
         The study's objective, added as ``objective``; None leaves it out.
     progress : str, default=None
         The label of a per-epoch bar (``fit``'s); None: no bar.
+    fit_sample : int, default=0
+        With more texts than this, the model fits a sample of this many (drawn with ``seed``) and
+        every text is scored by its assignment (``assign``); 0: it fits them all.
 
     Returns
     -------
     metrics : dict of str to float
-        ``metrics``'s, with ``fit_seconds`` and (given ``objective``) ``objective``.
+        ``metrics``'s, with ``fit_seconds``, ``fit_texts`` and (given ``objective``) ``objective``.
     """
+    X_fit, texts_fit = X, texts
+    if fit_sample and len(X) > fit_sample:
+        rows = np.sort(np.random.default_rng(seed).choice(len(X), fit_sample, replace=False))
+        X_fit, texts_fit = X[rows], None if texts is None else [texts[i] for i in rows]
     start = time.perf_counter()
-    fit(model, X, texts, progress=progress)
+    fit(model, X_fit, texts_fit, progress=progress)
     fit_seconds = time.perf_counter() - start
     out = metrics(model, X, labels_true, texts, seed=seed)
-    out["fit_seconds"] = fit_seconds
+    out["fit_seconds"], out["fit_texts"] = fit_seconds, float(len(X_fit))
     if objective is not None:
         out["objective"] = objective_value(objective, out, model, X, labels_true, texts, seed=seed)
     return out

@@ -26,17 +26,18 @@ class Prepared:
     Parameters
     ----------
     corpus : clustering.data.Corpus
-    X : ndarray of shape (n_samples, n_features)
-        The fixed Sentence-BERT space, L2-normalised.
+    X : ndarray of shape (n_samples, n_features), the fixed Sentence-BERT space, L2-normalised
     n_clusters : int
-    embedding_precision : str, default="float32"
-        The arithmetic ``X`` was computed in (resolved, never ``"auto"``).
+    embedding_precision : str, default="float32", the arithmetic of ``X`` (resolved, never ``"auto"``)
+    fit_sample : int, default=0
+        Beyond this many texts, fits train on a seeded sample and assign every text (0: all).
     """
 
     corpus: object
     X: np.ndarray  # the fixed Sentence-BERT space, (n, d), L2-normalised
     n_clusters: int
     embedding_precision: str = "float32"  # the arithmetic X was computed in (resolved, never "auto")
+    fit_sample: int = 0
 
 
 def load(config):
@@ -90,7 +91,8 @@ def _label_column(config):
 
 
 def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max: int, seed: int,
-            embedding_precision: str = "auto", engine: str = "local", spark_master: str = "") -> Prepared:
+            embedding_precision: str = "auto", engine: str = "local", spark_master: str = "",
+            fit_sample: int = 0) -> Prepared:
     """Log and embed the corpus (from ``load``, read before the run); settle k. Logs to the active run.
 
     Parameters
@@ -105,6 +107,8 @@ def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max:
         ``embed_texts``'s; what it resolved to is tagged ``embedding_precision``.
     engine, spark_master : str, default="local", ""
         ``"spark"`` embeds on Spark (``experiments.spark.embed_spark``) at that master.
+    fit_sample : int, default=0
+        Kept as ``Prepared.fit_sample``.
 
     Returns
     -------
@@ -138,7 +142,7 @@ def prepare(corpus, *, embedding_model: str, n_clusters: str, k_min: int, k_max:
 
     check_n_clusters(k, len(corpus))
     mlflow.set_tag("n_clusters", k)
-    return Prepared(corpus, X, k, precision)
+    return Prepared(corpus, X, k, precision, fit_sample)
 
 
 def choose_k(X, *, k_min: int, k_max: int, seed: int) -> int:
@@ -243,7 +247,7 @@ def run_baselines(prep: Prepared, *, seeds: list[int], objective: str, study_nam
             for seed in seeds:
                 model = make_estimator({"method": name}, n_clusters=prep.n_clusters, random_state=seed)
                 runs.append(evaluation.fit_and_score(model, prep.X, prep.corpus.labels, prep.corpus.texts,
-                                                     seed=seed, objective=objective,
+                                                     seed=seed, objective=objective, fit_sample=prep.fit_sample,
                                                      progress=f"baseline {display}, seed {seed}"))
                 fitted[display].append(model)
             _log_seed_metrics(runs)
@@ -284,7 +288,8 @@ def evaluate_config(prep: Prepared, params: dict, name: str, *, seeds: list[int]
             model = make_estimator(params, n_clusters=prep.n_clusters, random_state=seed,
                                    embedding_model=embedding_model)
             runs.append(evaluation.fit_and_score(model, prep.X, prep.corpus.labels, prep.corpus.texts, seed=seed,
-                                                 objective=objective, progress=f"final {name}, seed {seed}"))
+                                                 objective=objective, fit_sample=prep.fit_sample,
+                                                 progress=f"final {name}, seed {seed}"))
             models.append(model)
             echo(f"         {name:16s} seed {seed}: {_brief(runs[-1:])}")
         _log_seed_metrics(runs)
@@ -312,24 +317,25 @@ def log_final_artifacts(prep: Prepared, model, metrics: dict, comparison, *, tsn
     """
     from clustering.keywords import keywords_table
     from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
-    from experiments.evaluation import inputs
+    from experiments.evaluation import assign, inputs
     from experiments.report import accuracy_by_length, confused_pairs
 
     corpus = prep.corpus
+    labels = assign(model, prep.X, corpus.texts)  # every text's, also when the model was fitted on a sample
     latent = model.clustering_space(inputs(model, prep.X, corpus.texts))[0]
-    log_figure(tsne_plot(latent, model.labels_, corpus.labels, label_names=corpus.label_names,
+    log_figure(tsne_plot(latent, labels, corpus.labels, label_names=corpus.label_names,
                          max_points=tsne_points, random_state=seed,
                          title="t-SNE of the latent space"), "tsne_latent.png")
     # losses only: no counts, and not the early-stopping monitor's silhouettes (they can be < 0)
     curves = {k: v for k, v in model.history_.items() if v and not k.startswith("n_") and k != "monitor"}
     log_figure(loss_curves(curves, logy=True, title="Training losses"),
                "loss_curves.png")
-    log_frame(keywords_table(corpus.texts, model.labels_), "cluster_keywords.csv")
+    log_frame(keywords_table(corpus.texts, labels), "cluster_keywords.csv")
     if corpus.labels is not None:
-        log_figure(contingency_heatmap(corpus.labels, model.labels_, label_names=corpus.label_names,
+        log_figure(contingency_heatmap(corpus.labels, labels, label_names=corpus.label_names,
                                        title="Classes x clusters"), "contingency.png")
-        log_frame(accuracy_by_length(corpus.texts, corpus.labels, model.labels_), "error_accuracy_by_length.csv")
-        log_frame(confused_pairs(corpus.labels, model.labels_, corpus.label_names), "error_confused_pairs.csv")
+        log_frame(accuracy_by_length(corpus.texts, corpus.labels, labels), "error_accuracy_by_length.csv")
+        log_frame(confused_pairs(corpus.labels, labels, corpus.label_names), "error_confused_pairs.csv")
     log_frame(comparison, "comparison.md")
     log_frame(comparison, "comparison.csv")
     mlflow.log_dict({"champion": metrics}, "metrics.json")

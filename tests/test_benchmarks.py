@@ -602,6 +602,7 @@ def test_imbalance_probe_merge_keeps_the_saved_cases_and_records_each_new_ones_c
     monkeypatch.setattr(imbalance_probe, "probe", lambda case, seed: f"{case} seed {seed}")
     monkeypatch.setattr(imbalance_probe, "markdown", lambda result: "")
     monkeypatch.setattr(report, "write_results_md", lambda: out)
+    monkeypatch.setattr(common, "regenerate_results", lambda: out)  # not the repository's RESULTS.md
     assert imbalance_probe.main(["--cases", "new:1", "--seeds", "2", "--merge"]) == 0
     result = json.loads(out.read_text())
     assert result["machine"] == saved["machine"] and result["cases"]["old:1"] == saved["cases"]["old:1"]
@@ -730,3 +731,12 @@ def test_spark_predict_markdown_and_the_process_tree_memory():
     text = spark_predict.markdown(result)
     assert "| spark (local[2]) | 20,000 | 250 s | 80 | 1,800 MiB |" in text
     assert "Spark / local throughput: 0.80x" in text and "99.90% of the texts" in text
+
+
+def test_fit_sample_markdown():
+    from benchmarks import fit_sample
+
+    run = {"n_texts": 120000, "fit_sample": 50000, "fit_s": 60.0, "total_s": 150.0, "data_rss_mib": 900.0,
+           "peak_rss_mib": 2500.0, "fit_texts": 50000.0, "clusters": 20.0}
+    text = fit_sample.markdown({"runs": [run]})
+    assert "| 120,000 | 50,000 | 60.00 s | 150 s | 2,500 MiB (900 MiB) |" in text

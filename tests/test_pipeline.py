@@ -55,3 +55,49 @@ def test_the_logged_dataset_names_the_source_actually_read(tmp_path, monkeypatch
     assert json.loads(dataset.source)["uri"] == "clustering/datasets/ag_news_test.csv.gz"
     assert logged.data.tags["data_source"] == "ag_news_test"
     assert logged.data.tags["training_precision"] in ("float32", "bfloat16-mixed")
+
+
+def test_beyond_fit_sample_a_model_fits_a_sample_and_every_text_is_scored_by_its_assignment(
+        ag_news_small, ag_news_small_embeddings):
+    import numpy as np
+    import pytest
+
+    from clustering.baselines import EmbeddingKMeans
+    from clustering.metrics import cluster_accuracy
+    from experiments import evaluation
+
+    X, y, texts = ag_news_small_embeddings, ag_news_small.labels, ag_news_small.texts
+    model = EmbeddingKMeans(4, n_init=3, random_state=0)
+    out = evaluation.fit_and_score(model, X, y, texts, seed=0, fit_sample=120)
+    assert len(model.labels_) == 120 and out["fit_texts"] == 120
+    labels = evaluation.assign(model, X, texts)
+    assert len(labels) == 300 and np.array_equal(labels, model.predict(X))
+    assert out["acc"] == pytest.approx(cluster_accuracy(y, labels)) and out["n_clusters"] == 4
+    whole = EmbeddingKMeans(4, n_init=3, random_state=0)
+    assert evaluation.fit_and_score(whole, X, y, texts, seed=0, fit_sample=300)["fit_texts"] == 300
+    assert np.array_equal(evaluation.assign(whole, X, texts), whole.labels_)
+
+
+def test_an_evaluate_run_beyond_fit_sample_logs_every_texts_clusters(tmp_path, monkeypatch, ag_news_csv):
+    import mlflow
+    import pandas as pd
+
+    from experiments.entry_points import run_evaluate
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        run_evaluate(RunConfig(data=str(ag_news_csv), n_per_class=10, method="pseudolabel", fit_sample=24, n_seeds=1,
+                               tsne_points=40, register=False, experiment_name="fit-sample",
+                               storage=f"sqlite:///{tmp_path}/optuna.db"))
+        client = mlflow.MlflowClient()
+        experiment = client.get_experiment_by_name("fit-sample").experiment_id
+        parent = next(r for r in client.search_runs([experiment]) if r.data.tags.get("entry_point") == "evaluate")
+        final = next(r for r in client.search_runs([experiment]) if r.data.tags.get("stage") == "final")
+        assert final.data.metrics["fit_texts"] == 24
+        by_length = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=parent.info.run_id,
+                                                                    artifact_path="error_accuracy_by_length.csv"))
+        assert by_length["n"].sum() == 40  # every text's cluster, not only the sample's
+    finally:
+        mlflow.set_tracking_uri(None)
