@@ -1,7 +1,7 @@
 """Corpora past ``fit_sample``: pseudo-labelling fitted on a 50,000-text sample, every text assigned.
 
 The texts are the shared corpora's (AG News test, StackOverflow, Biomedical; the bundled split
-alone without them) with their cached MiniLM rows, repeated to ``--sizes`` texts: what grows is
+alone without them) with their cached MiniLM rows (in the run's precision), repeated to ``--sizes`` texts: what grows is
 the number of texts to assign and score, as in a run on a large corpus. Each size runs in its
 own process: ``experiments.evaluation.fit_and_score`` of ``PseudoLabelClusterer`` defaults with
 ``fit_sample`` (the run's default), timing the fit and the whole call (fit, assignment of every
@@ -26,18 +26,19 @@ OUT = common.RESULTS_DIR / "fit_sample.json"
 
 
 def corpus(n: int):
-    """``n`` texts and their float32 MiniLM rows, the shared corpora repeated in turn."""
+    """``n`` texts and their MiniLM rows (a run's precision), the shared corpora repeated in turn."""
     import numpy as np
 
     from clustering.data import load_corpus
-    from clustering.embed import embed_texts
+    from clustering.embed import embed_texts, resolve_precision
 
+    precision = resolve_precision("auto")  # a run's: its later embed_texts calls hit the same cache
     sources = [common.SHARED_DATA / name for name in common.CORPORA.values() if (common.SHARED_DATA / name).is_file()]
     texts, rows = [], []
     for source in sources or ["ag_news_test"]:
         data = load_corpus(source)
         texts += data.texts
-        rows.append(embed_texts(data.texts, show_progress=False, precision="float32"))
+        rows.append(embed_texts(data.texts, show_progress=False, precision=precision))
     X = np.vstack(rows)
     index = np.arange(n) % len(texts)
     return [texts[i] for i in index], X[index]

@@ -216,11 +216,19 @@ def fit(model, X, texts=None, *, callback=None, progress: str | None = None):
         The fitted ``model``.
     """
     if progress is None:
-        return model.fit(inputs(model, X, texts), callback=callback)
+        return model.fit(inputs(model, X, texts), callback=callback, **_rows(model.fit, X))
     from experiments.progress import epoch_bar
 
     with epoch_bar(progress, callback) as tick:
-        return model.fit(inputs(model, X, texts), callback=tick)
+        return model.fit(inputs(model, X, texts), callback=tick, **_rows(model.fit, X))
+
+
+def _rows(method, X) -> dict:
+    """``{"embeddings": X}`` for a text-input method that also takes the texts' rows (so it never embeds
+    them again, a sample of the corpus included), else nothing."""
+    import inspect
+
+    return {"embeddings": X} if "embeddings" in inspect.signature(method).parameters else {}
 
 
 def assign(model, X, texts=None) -> np.ndarray:
@@ -240,7 +248,9 @@ def assign(model, X, texts=None) -> np.ndarray:
     labels : ndarray of shape (n_samples,)
     """
     labels = np.asarray(model.labels_)
-    return labels if len(labels) == len(X) else np.asarray(model.predict(inputs(model, X, texts)))
+    if len(labels) == len(X):
+        return labels
+    return np.asarray(model.predict(inputs(model, X, texts), **_rows(model.predict, X)))
 
 
 def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]:

@@ -101,3 +101,18 @@ def test_an_evaluate_run_beyond_fit_sample_logs_every_texts_clusters(tmp_path, m
         assert by_length["n"].sum() == 40  # every text's cluster, not only the sample's
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_a_text_model_fitted_on_a_sample_is_given_the_samples_rows_not_re_embedding_them(
+        ag_news_small, ag_news_small_embeddings, monkeypatch):
+    from clustering import embed
+    from clustering.pseudolabel import PseudoLabelClusterer
+    from experiments import evaluation
+
+    embedded = []
+    real = embed.embed_texts
+    monkeypatch.setattr(embed, "embed_texts", lambda texts, **kw: embedded.append(len(texts)) or real(texts, **kw))
+    X, texts = ag_news_small_embeddings, ag_news_small.texts
+    model = PseudoLabelClusterer(4, rounds=2, n_init=3, random_state=0)
+    evaluation.fit_and_score(model, X, ag_news_small.labels, texts, seed=0, fit_sample=150)
+    assert len(model.labels_) == 150 and 150 not in embedded  # fit and assignment used the rows given
