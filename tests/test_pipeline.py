@@ -86,6 +86,8 @@ def test_an_evaluate_run_beyond_fit_sample_logs_every_texts_clusters(tmp_path, m
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    for name in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID"):  # an earlier run's, left in the environment
+        monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
     try:
         run_evaluate(RunConfig(data=str(ag_news_csv), n_per_class=10, method="pseudolabel", fit_sample=24, n_seeds=1,
@@ -100,6 +102,8 @@ def test_an_evaluate_run_beyond_fit_sample_logs_every_texts_clusters(tmp_path, m
                                                                     artifact_path="error_accuracy_by_length.csv"))
         assert by_length["n"].sum() == 40  # every text's cluster, not only the sample's
     finally:
+        while mlflow.active_run():
+            mlflow.end_run()
         mlflow.set_tracking_uri(None)
 
 
