@@ -72,6 +72,12 @@ class LabelledData:
     X: np.ndarray
 
 
+def corpus_sources() -> list:
+    """The shared corpora's files that are there, in ``CORPORA``'s order; else the bundled AG News split."""
+    found = [SHARED_DATA / name for name in CORPORA.values() if (SHARED_DATA / name).is_file()]
+    return found or ["ag_news_test"]
+
+
 def ag_news(csv: Path | str = AG_NEWS_CSV) -> LabelledData:
     """The 7,600 cleaned AG News test articles and their all-MiniLM-L6-v2 embeddings (disk-cached)."""
     from clustering.data import load_corpus

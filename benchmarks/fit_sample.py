@@ -33,9 +33,8 @@ def corpus(n: int):
     from clustering.embed import embed_texts, resolve_precision
 
     precision = resolve_precision("auto")  # a run's: its later embed_texts calls hit the same cache
-    sources = [common.SHARED_DATA / name for name in common.CORPORA.values() if (common.SHARED_DATA / name).is_file()]
     texts, rows = [], []
-    for source in sources or ["ag_news_test"]:
+    for source in common.corpus_sources():
         data = load_corpus(source)
         texts += data.texts
         rows.append(embed_texts(data.texts, show_progress=False, precision=precision))

@@ -74,9 +74,8 @@ def corpus_texts(n: int) -> list[str]:
     """``n`` raw texts: the shared corpora (or the bundled AG News split) in turn, repeated."""
     from clustering.data import read_rows
 
-    sources = [common.SHARED_DATA / name for name in common.CORPORA.values() if (common.SHARED_DATA / name).is_file()]
     texts = []
-    for source in sources or ["ag_news_test"]:
+    for source in common.corpus_sources():
         texts += [t for t in read_rows(str(source))[1] if t.strip()]
     return [texts[i % len(texts)] for i in range(n)]
 

@@ -131,7 +131,8 @@ def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
     return _SCORERS[key]
 
 
-def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts=None, *, seed: int) -> float:
+def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts=None, *, seed: int,
+                    labels=None) -> float:
     """The study's ``objective`` of a fitted ``model`` whose ``metrics`` are ``metrics_``.
 
     ``cross_view`` is one of those metrics, scored the same way; the others are scored here.
@@ -152,6 +153,8 @@ def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts
         The corpus' texts, aligned with ``X``.
     seed : int
         The scoring seed.
+    labels : ndarray of shape (n_samples,), default=None
+        Every text's cluster, when already computed; None: ``assign``'s.
 
     Returns
     -------
@@ -160,8 +163,8 @@ def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts
     """
     if objective == "cross_view":
         return metrics_["cross_view"]
-    return score(objective, labels_true, assign(model, X, texts), X, texts=texts, n_clusters=model.n_clusters,
-                 random_state=seed)
+    labels = assign(model, X, texts) if labels is None else labels
+    return score(objective, labels_true, labels, X, texts=texts, n_clusters=model.n_clusters, random_state=seed)
 
 
 def inputs(model, X, texts):
@@ -253,7 +256,7 @@ def assign(model, X, texts=None) -> np.ndarray:
     return np.asarray(model.predict(inputs(model, X, texts), **_rows(model.predict, X)))
 
 
-def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]:
+def metrics(model, X, labels_true, texts=None, *, seed: int, labels=None) -> dict[str, float]:
     """Every metric of a fitted model.
 
     Label-based metrics (when labels exist) and internal ones in the fixed space ``X``, the
@@ -272,13 +275,15 @@ def metrics(model, X, labels_true, texts=None, *, seed: int) -> dict[str, float]
         The texts, aligned with ``X``.
     seed : int
         The scoring seed.
+    labels : ndarray of shape (n_samples,), default=None
+        Every text's cluster, when already computed; None: ``assign``'s.
 
     Returns
     -------
     metrics : dict of str to float
         Every metric by name.
     """
-    labels = assign(model, X, texts)
+    labels = assign(model, X, texts) if labels is None else labels
     out = evaluate(labels_true, labels, X, random_state=seed)
     own, metric = model.clustering_space(inputs(model, X, texts))
     out["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
@@ -325,10 +330,11 @@ def fit_and_score(model, X, labels_true, texts=None, *, seed: int, objective: st
     start = time.perf_counter()
     fit(model, X_fit, texts_fit, progress=progress)
     fit_seconds = time.perf_counter() - start
-    out = metrics(model, X, labels_true, texts, seed=seed)
+    labels = assign(model, X, texts)  # once: past fit_sample it is a prediction of every text
+    out = metrics(model, X, labels_true, texts, seed=seed, labels=labels)
     out["fit_seconds"], out["fit_texts"] = fit_seconds, float(len(X_fit))
     if objective is not None:
-        out["objective"] = objective_value(objective, out, model, X, labels_true, texts, seed=seed)
+        out["objective"] = objective_value(objective, out, model, X, labels_true, texts, seed=seed, labels=labels)
     return out
 
 

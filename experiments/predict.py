@@ -14,6 +14,11 @@ from pathlib import Path
 OUTPUT_COLUMNS = ("cluster", "confidence", "reason")
 
 
+def output_names(columns) -> dict[str, str]:
+    """The name of each of ``OUTPUT_COLUMNS`` in the output: ``predicted_<name>`` where the input has it."""
+    return {c: (f"predicted_{c}" if c in columns else c) for c in OUTPUT_COLUMNS}
+
+
 def predict_rows(model, frame, texts: list[str]):
     """``frame`` (every input column) with ``cluster``, ``confidence`` and ``reason`` from ``model``.
 
@@ -47,7 +52,7 @@ def predict_rows(model, frame, texts: list[str]):
         answer = model.predict(pd.DataFrame({"text": [texts[i] for i in rows]}))
         cluster.iloc[rows] = answer["cluster"].to_numpy()
         confidence.iloc[rows] = answer["confidence"].to_numpy()
-    names = {c: (f"predicted_{c}" if c in frame.columns else c) for c in OUTPUT_COLUMNS}
+    names = output_names(frame.columns)
     out = frame.copy()
     out[names["cluster"]] = cluster
     out[names["confidence"]] = confidence

@@ -11,7 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from experiments.predict import OUTPUT_COLUMNS
+from experiments.predict import output_names
 
 # Texts per call of the model on an executor: each call embeds its batch at once.
 BATCH = 2048
@@ -178,7 +178,7 @@ def predict_spark(model_uri: str, input_path: str, output_path: str, *, text_col
     text = text_column(frame, text_columns)
     if "id" not in frame.columns:
         frame = frame.withColumn("row_id", F.monotonically_increasing_id())
-    names = {c: (f"predicted_{c}" if c in frame.columns else c) for c in OUTPUT_COLUMNS}
+    names = output_names(frame.columns)
     keep = [F.col(f"`{c}`") for c in frame.columns]
     frame = frame.withColumn("__text", text)
     has_text = F.length(F.trim(F.col("__text"))) > 0
@@ -199,8 +199,10 @@ def predict_spark(model_uri: str, input_path: str, output_path: str, *, text_col
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    n_rows = spark.read.parquet(str(output)).count()
-    n_blank = spark.read.parquet(str(output)).filter(F.col(names["reason"]) == "no text").count()
+    counts = spark.read.parquet(str(output)).agg(
+        F.count(F.lit(1)).alias("rows"), F.sum((F.col(names["reason"]) == "no text").cast("long")).alias("blank"))
+    n_rows, n_blank = counts.first()
+    n_blank = n_blank or 0
     note = f" ({n_blank} without text: no cluster, reason 'no text')" if n_blank else ""
     print(f"wrote {n_rows} rows to {output} (parquet, Spark {spark.sparkContext.master}){note}", flush=True)
     return n_rows

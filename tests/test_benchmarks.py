@@ -740,3 +740,10 @@ def test_fit_sample_markdown():
            "peak_rss_mib": 2500.0, "fit_texts": 50000.0, "clusters": 20.0}
     text = fit_sample.markdown({"runs": [run]})
     assert "| 120,000 | 50,000 | 60.00 s | 150 s | 2,500 MiB (900 MiB) |" in text
+
+
+def test_corpus_sources_are_the_shared_files_there_else_the_bundled_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "SHARED_DATA", tmp_path)
+    assert common.corpus_sources() == ["ag_news_test"]
+    (tmp_path / "biomedical.csv").write_text("text,label\na,b\n")
+    assert common.corpus_sources() == [tmp_path / "biomedical.csv"]

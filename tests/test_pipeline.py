@@ -120,3 +120,16 @@ def test_a_text_model_fitted_on_a_sample_is_given_the_samples_rows_not_re_embedd
     model = PseudoLabelClusterer(4, rounds=2, n_init=3, random_state=0)
     evaluation.fit_and_score(model, X, ag_news_small.labels, texts, seed=0, fit_sample=150)
     assert len(model.labels_) == 150 and 150 not in embedded  # fit and assignment used the rows given
+
+
+def test_past_fit_sample_every_text_is_assigned_once_for_the_metrics_and_the_objective(ag_news_small_embeddings):
+    from clustering.baselines import EmbeddingKMeans
+    from experiments import evaluation
+
+    model = EmbeddingKMeans(4, n_init=3, random_state=0)
+    calls = []
+    real = model.predict
+    model.predict = lambda X, **kw: calls.append(len(X)) or real(X, **kw)
+    out = evaluation.fit_and_score(model, ag_news_small_embeddings, None, seed=0, objective="silhouette",
+                                   fit_sample=120)
+    assert calls.count(300) == 1 and "objective" in out
