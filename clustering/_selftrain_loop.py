@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from clustering._utils import kneighbors, torch_generator
+from clustering._utils import torch_generator
 
 Callback = Callable[[int, dict], object]
 LOSSES = ("kl", "ce", "none")
@@ -38,18 +38,15 @@ def confident_mask(similarity: np.ndarray, labels: np.ndarray, fraction: float) 
     return mask
 
 
-def nearest_neighbors(embeddings: np.ndarray, n_neighbors: int) -> np.ndarray:
+def nearest_neighbors(embeddings: np.ndarray, n_neighbors: int, *, random_state=0) -> np.ndarray:
     """Indices (n, min(n_neighbors, n - 1)) of each row's nearest other rows by cosine distance.
 
-    Nearest first; a row is never its own neighbour. The brute-force search works through the
-    distance matrix in chunks (``clustering._utils.kneighbors``), so memory stays well below O(n^2).
+    Nearest first; a row is never its own neighbour. ``clustering.neighbours.NeighbourIndex``
+    searches: exactly (the distance matrix in chunks) up to 20,000 rows, approximately above.
     """
-    from sklearn.neighbors import NearestNeighbors
+    from clustering.neighbours import NeighbourIndex
 
-    X = np.asarray(embeddings, dtype=np.float32)
-    m = min(n_neighbors, len(X) - 1)
-    knn = NearestNeighbors(n_neighbors=m, metric="cosine", algorithm="brute").fit(X)
-    return kneighbors(knn).astype(np.int64)  # the fitted rows, each left out of its own list
+    return NeighbourIndex(n_neighbors, random_state=random_state).fit(embeddings).kneighbors()
 
 
 def train_round(embed, params, train_idx, labels, centers, *, loss="kl", epochs=1, lr=3e-5, head_lr=1e-3,

@@ -11,12 +11,12 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from clustering._utils import check_embeddings, check_n_clusters, check_texts, kneighbors, seed_of
+from clustering._utils import check_embeddings, check_n_clusters, check_texts, seed_of
 from clustering.base import ClusteringEstimator
+from clustering.neighbours import ALGORITHMS, NeighbourIndex
 from clustering.transport import confident_core, sinkhorn, size_prior, softmax
 
 Callback = Callable[[int, dict], object]
@@ -56,6 +56,9 @@ class PseudoLabelClusterer(ClusteringEstimator):
         Inverse regularisation of the logistic regression.
     neighbors : int, default=10
         Sentence-BERT neighbours (the text included) a posterior is smoothed over (0: none).
+    neighbor_search : {"auto", "exact", "approximate"}, default="auto"
+        How they are found (``clustering.neighbours.NeighbourIndex``): "auto" is exact up
+        to 20,000 texts, an approximate index above.
     smoothing : float, default=0.5
         Weight of the neighbours' mean posterior, ``P <- (1 - s) P + s mean_kNN(P)``.
     tol : float, default=1e-3
@@ -84,7 +87,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         The start, on the joined features.
     classifier_ : LogisticRegression or None
         The last round's (None when ``rounds=0``).
-    neighbors_ : NearestNeighbors or None
+    neighbors_ : NeighbourIndex or None
         On the training texts' Sentence-BERT rows, for smoothing at ``predict``.
     train_proba_ : ndarray of shape (n_texts, n_clusters) or None
         The last round's posterior on the training texts, before smoothing.
@@ -147,6 +150,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         balance: float | str = "auto",
         C: float = 1.0,
         neighbors: int = 10,
+        neighbor_search: str = "auto",
         smoothing: float = 0.5,
         tol: float = 1e-3,
         select: str | None = "cross_view",
@@ -163,6 +167,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         self.balance = balance
         self.C = C
         self.neighbors = neighbors
+        self.neighbor_search = neighbor_search
         self.smoothing = smoothing
         self.tol = tol
         self.select = select
@@ -200,9 +205,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
         labels = self.kmeans_.labels_
         graph = None
         if self.rounds > 0 and self.neighbors > 1 and self.smoothing > 0:  # smoothing is on
-            neighbours = NearestNeighbors(n_neighbors=min(self.neighbors, len(emb)), metric="cosine",
-                                          algorithm="brute").fit(emb)
-            graph = kneighbors(neighbours, emb)  # each text's first is itself
+            neighbours = NeighbourIndex(self.neighbors, algorithm=self.neighbor_search, random_state=seed).fit(emb)
+            graph = neighbours.kneighbors(emb)  # each text's first is itself
         score = self._choice_score(emb, F, tfidf, seed)
         auto = self.balance == "auto"
         balances = (AUTO_BALANCES if self.rounds > 0 else AUTO_BALANCES[:1]) if auto else (float(self.balance),)
@@ -248,7 +252,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
         if self.neighbors_ is None:
             return P
         # the same step as in fit, where a training text's nearest neighbour is itself
-        nearest = kneighbors(self.neighbors_, emb)
+        nearest = self.neighbors_.kneighbors(emb)
         return self._smooth(P, self.train_proba_[nearest]).astype(np.float64)
 
     def predict(self, X, *, embeddings=None) -> np.ndarray:
@@ -327,11 +331,8 @@ class PseudoLabelClusterer(ClusteringEstimator):
         return scorer.score
 
     def _fit_classifier(self, F: np.ndarray, y: np.ndarray, previous: LogisticRegression | None) -> LogisticRegression:
-        """The round's logistic regression, started from the previous round's weights when it saw the same clusters.
-
-        The loss is convex, so the start changes the answer only within the solver's
-        tolerance; consecutive rounds' labels mostly agree, so L-BFGS needs far fewer steps.
-        """
+        """The round's logistic regression, started from the previous round's weights when it saw the same clusters
+        (the loss is convex: the start moves the answer within tolerance, and L-BFGS takes far fewer steps)."""
         clf = LogisticRegression(C=self.C, max_iter=300, warm_start=previous is not None)
         if previous is not None and np.array_equal(previous.classes_, np.unique(y)):
             clf.coef_, clf.intercept_ = previous.coef_.copy(), previous.intercept_.copy()
@@ -367,7 +368,6 @@ class PseudoLabelClusterer(ClusteringEstimator):
     def _embeddings(self, texts, embeddings) -> np.ndarray:
         if embeddings is None:
             from clustering.embed import embed_texts
-
             return embed_texts(texts, model=self.embedding_model, show_progress=False)
         emb = check_embeddings(embeddings, name="embeddings")
         if len(emb) != len(texts):
@@ -389,6 +389,7 @@ class PseudoLabelClusterer(ClusteringEstimator):
             "balance": self.balance == "auto" or (not isinstance(self.balance, str) and 0 <= self.balance <= 1),
             "C": self.C > 0,
             "neighbors": isinstance(self.neighbors, (int, np.integer)) and self.neighbors >= 0,
+            "neighbor_search": self.neighbor_search in ALGORITHMS,
             "smoothing": 0 <= self.smoothing < 1,
             "tol": self.tol >= 0,
             "init_sample": self.init_sample is None or self.init_sample >= 1,
