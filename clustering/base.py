@@ -72,9 +72,12 @@ class ClusteringEstimator(TransformerMixin, ClusterMixin, BaseEstimator):
     input_kind: ClassVar[str] = "embeddings"
     space_metric: ClassVar[str] = "euclidean"
 
-    def clustering_space(self, X) -> tuple[np.ndarray, str]:
-        """``(Z, metric)``: ``X`` in the space the fitted model clusters in, and its distance there."""
-        return self.transform(X), self.space_metric
+    def clustering_space(self, X, **params) -> tuple[np.ndarray, str]:
+        """``(Z, metric)``: ``X`` in the space the fitted model clusters in, and its distance there.
+
+        ``params`` go to ``transform`` (e.g. ``embeddings=`` of text-input models that take them).
+        """
+        return self.transform(X, **params), self.space_metric
 
     def n_trainable_parameters(self) -> int:
         """Weights that training updated; 0 for a model without trainable weights."""

@@ -84,6 +84,37 @@ def cosine_silhouette_samples(X, labels) -> np.ndarray:
     return out
 
 
+def sample_rows(n_samples: int, sample_size: int | None, random_state: int = 0) -> np.ndarray | None:
+    """The rows ``silhouette`` scores: a seeded sample of ``sample_size`` above it, else None (all).
+
+    Scikit-learn's sample (``silhouette_score``'s), so a caller can compute only those rows of
+    an expensive space and score them with ``sample_size=None`` to the same value.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows there are.
+    sample_size : int or None
+        The sample's size (None: no sample).
+    random_state : int, default=0
+        Seed of the sample.
+
+    Returns
+    -------
+    rows : ndarray of shape (sample_size,) or None
+        The sampled rows, or None when all are scored.
+
+    Examples
+    --------
+    >>> from clustering.internal_metrics import sample_rows
+    >>> sample_rows(5, 10) is None, len(sample_rows(50, 10))
+    (True, 10)
+    """
+    if sample_size is None or n_samples <= sample_size:
+        return None
+    return np.random.RandomState(random_state).permutation(n_samples)[:sample_size]
+
+
 def silhouette(X, labels_pred, *, metric: str = "cosine", sample_size: int | None = 10000, random_state: int = 0) -> float:
     """Mean silhouette in ``metric`` (dense or sparse ``X``), on a seeded sample above ``sample_size``.
 
@@ -133,8 +164,8 @@ def silhouette(X, labels_pred, *, metric: str = "cosine", sample_size: int | Non
     labels_pred = np.asarray(labels_pred)
     if _degenerate(labels_pred):
         return float("nan")
-    if sample_size is not None and len(labels_pred) > sample_size:
-        rows = np.random.RandomState(random_state).permutation(X.shape[0])[:sample_size]
+    rows = sample_rows(len(labels_pred), sample_size, random_state)
+    if rows is not None:
         X, labels_pred = X[rows], labels_pred[rows]
         if _degenerate(labels_pred):  # scikit-learn raises here; a sample can lose clusters
             return float("nan")
@@ -176,8 +207,8 @@ def internal_scores(X, labels_pred, *, metric: str = "cosine", sample_size: int 
 
     Notes
     -----
-    Davies-Bouldin and Calinski-Harabasz are Euclidean by definition and are computed on a
-    dense copy of a sparse ``X``. Davies and Bouldin, "A cluster separation measure", IEEE
+    Davies-Bouldin and Calinski-Harabasz are Euclidean by definition and computed as
+    scikit-learn defines them, a block of rows at a time (a sparse ``X`` densified per block). Davies and Bouldin, "A cluster separation measure", IEEE
     TPAMI 1979; Calinski and Harabasz, "A dendrite method for cluster analysis",
     Communications in Statistics 1974.
 
@@ -195,9 +226,54 @@ def internal_scores(X, labels_pred, *, metric: str = "cosine", sample_size: int 
     labels_pred = np.asarray(labels_pred)
     if _degenerate(labels_pred):
         return {"silhouette": float("nan"), "davies_bouldin": float("nan"), "calinski_harabasz": float("nan")}
-    dense = X.toarray() if hasattr(X, "toarray") else X
+    davies_bouldin, calinski_harabasz = _centroid_scores(X, labels_pred)
     return {
         "silhouette": silhouette(X, labels_pred, metric=metric, sample_size=sample_size, random_state=random_state),
-        "davies_bouldin": float(skm.davies_bouldin_score(dense, labels_pred)),
-        "calinski_harabasz": float(skm.calinski_harabasz_score(dense, labels_pred)),
+        "davies_bouldin": davies_bouldin,
+        "calinski_harabasz": calinski_harabasz,
     }
+
+
+_BLOCK = 65_536  # rows the centroid scores hold in float64 at once
+
+
+def _blocks(X):
+    for start in range(0, X.shape[0], _BLOCK):
+        block = X[start:start + _BLOCK]
+        yield start, np.asarray(block.toarray() if hasattr(block, "toarray") else block, dtype=np.float64)
+
+
+def _centroid_scores(X, labels_pred) -> tuple[float, float]:
+    """Davies-Bouldin and Calinski-Harabasz as scikit-learn defines them, in two passes over row blocks.
+
+    scikit-learn's copies ``X`` in float64 whole (3 GB for a million 384-d rows); here only a
+    block is, and the sums are float64, so the values agree with its to float32 rounding.
+    """
+    from scipy import sparse
+    from sklearn.metrics import pairwise_distances
+
+    _, codes = np.unique(labels_pred, return_inverse=True)
+    k, n = int(codes.max()) + 1, len(codes)
+    counts = np.bincount(codes, minlength=k).astype(np.float64)
+    sums = np.zeros((k, X.shape[1]))
+    for start, block in _blocks(X):
+        part = codes[start:start + len(block)]
+        sums += sparse.csr_matrix((np.ones(len(part)), (part, np.arange(len(part)))), shape=(k, len(part))) @ block
+    centroids = sums / counts[:, None]
+    distance, squared = np.zeros(k), np.zeros(k)
+    for start, block in _blocks(X):
+        part = codes[start:start + len(block)]
+        d2 = np.einsum("ij,ij->i", block - centroids[part], block - centroids[part])
+        distance += np.bincount(part, weights=np.sqrt(d2), minlength=k)
+        squared += np.bincount(part, weights=d2, minlength=k)
+    intra = distance / counts
+    between = pairwise_distances(centroids)
+    if np.allclose(intra, 0) or np.allclose(between, 0):
+        davies_bouldin = 0.0
+    else:
+        between[between == 0] = np.inf
+        davies_bouldin = float(np.mean(np.max((intra[:, None] + intra[None]) / between, axis=1)))
+    mean = sums.sum(axis=0) / n
+    extra, within = float(counts @ ((centroids - mean) ** 2).sum(axis=1)), float(squared.sum())
+    calinski_harabasz = 1.0 if within == 0 else extra * (n - k) / (within * (k - 1.0))
+    return davies_bouldin, calinski_harabasz

@@ -12,11 +12,11 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn import metrics as skm
 
-from clustering.internal_metrics import cosine_silhouette_samples, internal_scores, silhouette
+from clustering.internal_metrics import cosine_silhouette_samples, internal_scores, sample_rows, silhouette
 
 # the internal scores stay importable from here, beside the external ones
 __all__ = ["cluster_accuracy", "purity_score", "label_mapping", "evaluate", "EXTERNAL",
-           "cosine_silhouette_samples", "silhouette", "internal_scores"]
+           "cosine_silhouette_samples", "silhouette", "sample_rows", "internal_scores"]
 
 
 def _contingency(labels_true, labels_pred) -> np.ndarray:

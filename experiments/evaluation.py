@@ -10,125 +10,17 @@ import time
 
 import numpy as np
 
-from clustering.metrics import evaluate, silhouette
-from experiments.config import LABEL_FREE
+from clustering.metrics import evaluate, sample_rows, silhouette
+from experiments.scoring import CROSS_VIEW_ROWS, MINIMISE, QUICK_MEASURES, cross_view_scorer, direction, score
 
-MINIMISE = {"davies_bouldin"}
-QUICK_MEASURES = ("silhouette", "neighbours")  # cross_view's measures cheap enough for every epoch
+__all__ = ["direction", "score", "cross_view_scorer", "objective_value", "inputs", "fit", "assign", "own_space",
+           "metrics", "fit_and_score", "mean_std", "summarise", "MINIMISE", "QUICK_MEASURES", "CROSS_VIEW_ROWS",
+           "ASSIGN_CHUNK", "LATENT_SAMPLE"]
 
-
-def direction(objective: str) -> str:
-    """Optuna's direction for the study's objective.
-
-    Parameters
-    ----------
-    objective : str
-        The name of the objective (a metric of ``clustering.metrics.evaluate``, or ``cross_view``).
-
-    Returns
-    -------
-    direction : {"minimize", "maximize"}
-        ``"minimize"`` for the objectives in ``MINIMISE``, ``"maximize"`` for every other.
-
-    Examples
-    --------
-    >>> direction("davies_bouldin")
-    'minimize'
-    >>> direction("silhouette")
-    'maximize'
-    """
-    return "minimize" if objective in MINIMISE else "maximize"
-
-
-def score(objective: str, labels_true, labels_pred, X_fixed, *, texts=None, n_clusters: int | None = None,
-          sample_size=None, random_state=0, quick: bool = False) -> float:
-    """The study's objective for one partition: label-free ones in the fixed space ``X_fixed``.
-
-    ``cross_view``'s scorer is the same for every ``random_state`` (seeded 0): each seed's
-    partition is judged against one reference on one sample, fitted once per corpus and k.
-
-    Parameters
-    ----------
-    objective : str
-        The study's objective: a metric of ``clustering.metrics.evaluate`` or ``cross_view``.
-    labels_true : array-like of shape (n_samples,) or None
-        The true labels; read only by the objectives not in ``LABEL_FREE``.
-    labels_pred : array-like of shape (n_samples,)
-        The partition to score.
-    X_fixed : ndarray of shape (n_samples, n_features)
-        The fixed embedding space the label-free objectives are measured in.
-    texts : list of str, default=None
-        ``cross_view``'s lexical view; without them ``X_fixed`` is its one view.
-    n_clusters : int, default=None
-        ``cross_view``'s reference k-means; None: the clusters ``labels_pred`` uses.
-    sample_size : int, default=None
-        Score a sample of this many points (``evaluate``'s and ``CrossViewScore.score``'s).
-    random_state : int, default=0
-        Seed of that sample for the objectives other than ``cross_view``.
-    quick : bool, default=False
-        Leave out ``cross_view``'s costly measure (a classifier's), for a score after every epoch.
-
-    Returns
-    -------
-    value : float
-        The objective's value for ``labels_pred``.
-
-    Raises
-    ------
-    ValueError
-        If ``objective`` needs true labels and ``labels_true`` is None.
-    """
-    needs_labels = objective not in LABEL_FREE
-    if needs_labels and labels_true is None:
-        raise ValueError(f"objective={objective} needs true labels, but the data has none")
-    if objective == "cross_view":
-        k = n_clusters if n_clusters is not None else len(np.unique(labels_pred))
-        measures = QUICK_MEASURES if quick else None
-        return cross_view_scorer(X_fixed, texts, k).score(labels_pred, sample_size=sample_size,
-                                                                        measures=measures)
-    out = evaluate(labels_true if needs_labels else None, labels_pred, None if needs_labels else X_fixed,
-                   sample_size=sample_size, random_state=random_state)
-    return out[objective]
-
-
-_SCORERS: dict = {}  # the last few corpora's CrossViewScore, by content
-
-
-def cross_view_scorer(X, texts, n_clusters: int, seed: int = 0):
-    """``clustering.selection.CrossViewScore`` fitted on ``X`` and ``texts``, once per corpus, k and seed.
-
-    The last few scorers are kept by content, so every trial and seed of one corpus reuses
-    one. Its references for other numbers of clusters (partitions that leave some empty) are
-    fitted on first use and kept with it.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        The fixed embedding space.
-    texts : list of str or None
-        The lexical view; None for a scorer on ``X`` alone.
-    n_clusters : int
-        The number of clusters of the reference k-means.
-    seed : int, default=0
-        The scorer's ``random_state``.
-
-    Returns
-    -------
-    scorer : clustering.selection.CrossViewScore
-        The fitted scorer (shared: do not refit it).
-    """
-    import hashlib
-
-    from clustering.selection import CrossViewScore
-
-    X = np.ascontiguousarray(X)
-    digest = hashlib.blake2b(X[:: max(1, len(X) // 512)].tobytes(), digest_size=16).hexdigest()
-    key = (X.shape, digest, None if texts is None else (len(texts), texts[0], texts[-1]), int(n_clusters), int(seed))
-    if key not in _SCORERS:
-        if len(_SCORERS) >= 8:
-            _SCORERS.pop(next(iter(_SCORERS)))
-        _SCORERS[key] = CrossViewScore(int(n_clusters), random_state=int(seed)).fit(X, texts)
-    return _SCORERS[key]
+# Texts ``assign`` predicts at once: what a prediction holds (two-view features, posteriors)
+# stays this size however many texts there are.
+ASSIGN_CHUNK = 50_000
+LATENT_SAMPLE = 10_000  # texts the own-space silhouette is computed on (``silhouette``'s default)
 
 
 def objective_value(objective: str, metrics_: dict, model, X, labels_true, texts=None, *, seed: int,
@@ -253,7 +145,40 @@ def assign(model, X, texts=None) -> np.ndarray:
     labels = np.asarray(model.labels_)
     if len(labels) == len(X):
         return labels
-    return np.asarray(model.predict(inputs(model, X, texts), **_rows(model.predict, X)))
+    data = inputs(model, X, texts)
+    return np.concatenate([model.predict(data[start:start + ASSIGN_CHUNK], **_rows(model.predict, X[start:start + ASSIGN_CHUNK]))
+                           for start in range(0, len(X), ASSIGN_CHUNK)])
+
+
+def own_space(model, X, texts=None, rows=None) -> tuple[np.ndarray, str]:
+    """``model.clustering_space`` of the texts at ``rows`` (None: all), given their embeddings where it takes them.
+
+    A model fitted on every text maps them all (it may keep its training texts' space) and
+    returns those rows; one fitted on a sample maps only ``rows``.
+
+    Parameters
+    ----------
+    model : estimator
+        A fitted estimator of the library.
+    X : ndarray of shape (n_samples, n_features)
+        The embeddings of every text.
+    texts : list of str, default=None
+        The texts, aligned with ``X``.
+    rows : ndarray of int or None, default=None
+        The texts wanted.
+
+    Returns
+    -------
+    Z : ndarray of shape (len(rows), dim)
+        Those texts in the model's own space.
+    metric : str
+        The distance there.
+    """
+    if rows is None or len(model.labels_) == len(X):
+        Z, metric = model.clustering_space(inputs(model, X, texts), **_rows(model.transform, X))
+        return (Z if rows is None else Z[rows]), metric
+    X, texts = X[rows], None if texts is None else [texts[i] for i in rows]
+    return model.clustering_space(inputs(model, X, texts), **_rows(model.transform, X))
 
 
 def metrics(model, X, labels_true, texts=None, *, seed: int, labels=None) -> dict[str, float]:
@@ -285,8 +210,10 @@ def metrics(model, X, labels_true, texts=None, *, seed: int, labels=None) -> dic
     """
     labels = assign(model, X, texts) if labels is None else labels
     out = evaluate(labels_true, labels, X, random_state=seed)
-    own, metric = model.clustering_space(inputs(model, X, texts))
-    out["latent_silhouette"] = silhouette(own, labels, metric=metric, random_state=seed)
+    rows = sample_rows(len(X), LATENT_SAMPLE, seed)  # silhouette's own sample, so own_space maps no more
+    own, metric = own_space(model, X, texts, rows)
+    out["latent_silhouette"] = silhouette(own, labels if rows is None else labels[rows], metric=metric,
+                                          sample_size=None)
     out["cross_view"] = score("cross_view", None, labels, X, texts=texts, n_clusters=model.n_clusters,
                               random_state=seed)
     out["n_parameters"] = float(model.n_trainable_parameters())

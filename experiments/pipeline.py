@@ -317,13 +317,17 @@ def log_final_artifacts(prep: Prepared, model, metrics: dict, comparison, *, tsn
     """
     from clustering.keywords import keywords_table
     from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
-    from experiments.evaluation import assign, inputs
+    from experiments.evaluation import assign, own_space
     from experiments.report import accuracy_by_length, confused_pairs
 
     corpus = prep.corpus
     labels = assign(model, prep.X, corpus.texts)  # every text's, also when the model was fitted on a sample
-    latent = model.clustering_space(inputs(model, prep.X, corpus.texts))[0]
-    log_figure(tsne_plot(latent, labels, corpus.labels, label_names=corpus.label_names,
+    rows = np.arange(len(labels))  # the texts t-SNE shows (tsne_plot's own sample): only they are mapped
+    if len(rows) > tsne_points:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), tsne_points, replace=False))
+    latent = own_space(model, prep.X, corpus.texts, rows)[0]
+    truth = None if corpus.labels is None else np.asarray(corpus.labels)[rows]
+    log_figure(tsne_plot(latent, labels[rows], truth, label_names=corpus.label_names,
                          max_points=tsne_points, random_state=seed,
                          title="t-SNE of the latent space"), "tsne_latent.png")
     # losses only: no counts, and not the early-stopping monitor's silhouettes (they can be < 0)

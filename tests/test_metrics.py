@@ -144,3 +144,24 @@ def test_evaluate_rejects_x_of_wrong_length():
         evaluate(None, [0, 1, 0], np.zeros((4, 2)))
 
 
+
+
+def test_centroid_scores_are_scikit_learns_computed_a_block_at_a_time(monkeypatch):
+    import scipy.sparse
+    from sklearn import metrics as skm
+
+    from clustering import internal_metrics
+
+    monkeypatch.setattr(internal_metrics, "_BLOCK", 97)  # many blocks, a short last one
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 8)).astype(np.float32)
+    y = rng.integers(0, 5, 1000) * 3 - 1  # labels need not be 0..k-1
+    scores = internal_metrics.internal_scores(X, y)
+    assert scores["davies_bouldin"] == pytest.approx(skm.davies_bouldin_score(X, y), rel=1e-5)
+    assert scores["calinski_harabasz"] == pytest.approx(skm.calinski_harabasz_score(X, y), rel=1e-5)
+    S = scipy.sparse.random(300, 20, density=0.2, random_state=0, format="csr")
+    z = rng.integers(0, 4, 300)
+    sparse_scores = internal_metrics.internal_scores(S, z, metric="euclidean")
+    assert sparse_scores["davies_bouldin"] == pytest.approx(skm.davies_bouldin_score(S.toarray(), z), rel=1e-6)
+    same = internal_metrics.internal_scores(np.ones((10, 3)), np.repeat([0, 1], 5), metric="euclidean")
+    assert same["davies_bouldin"] == 0.0 and same["calinski_harabasz"] == 1.0  # scikit-learn's answers there

@@ -119,7 +119,38 @@ def test_a_text_model_fitted_on_a_sample_is_given_the_samples_rows_not_re_embedd
     X, texts = ag_news_small_embeddings, ag_news_small.texts
     model = PseudoLabelClusterer(4, rounds=2, n_init=3, random_state=0)
     evaluation.fit_and_score(model, X, ag_news_small.labels, texts, seed=0, fit_sample=150)
-    assert len(model.labels_) == 150 and 150 not in embedded  # fit and assignment used the rows given
+    assert len(model.labels_) == 150 and embedded == []  # fit, assignment and the own space used the rows given
+
+
+def test_past_fit_sample_assignment_goes_in_chunks_and_the_scores_read_bounded_samples(
+        ag_news_small, ag_news_small_embeddings, monkeypatch):
+    import numpy as np
+    import pytest
+
+    from clustering.metrics import silhouette
+    from clustering.pseudolabel import PseudoLabelClusterer
+    from experiments import evaluation, scoring
+
+    X, texts = ag_news_small_embeddings, ag_news_small.texts
+    model = PseudoLabelClusterer(4, rounds=2, n_init=3, random_state=0).fit(texts[:150], embeddings=X[:150])
+    whole = model.predict(texts, embeddings=X)
+    calls = []
+    real = model.predict
+    model.predict = lambda data, **kw: calls.append(len(data)) or real(data, **kw)
+    monkeypatch.setattr(evaluation, "ASSIGN_CHUNK", 64)
+    labels = evaluation.assign(model, X, texts)
+    assert calls == [64, 64, 64, 64, 44]
+    assert np.mean(labels == whole) >= 0.99  # per text, but for float rounding of other batch shapes at near-ties
+
+    monkeypatch.setattr(evaluation, "LATENT_SAMPLE", 100)  # maps 100 texts, scores what mapping all 300 would
+    out = evaluation.metrics(model, X, None, texts, seed=3, labels=labels)
+    every = model.clustering_space(texts, embeddings=X)[0]
+    assert out["latent_silhouette"] == pytest.approx(silhouette(every, labels, sample_size=100, random_state=3))
+
+    monkeypatch.setattr(scoring, "CROSS_VIEW_ROWS", 200)  # past it: one seeded sample of 200 texts is scored
+    rows = np.sort(np.random.default_rng(0).choice(300, 200, replace=False))
+    sampled = scoring.cross_view_scorer(X[rows], [texts[i] for i in rows], 4).score(labels[rows])
+    assert scoring.score("cross_view", None, labels, X, texts=texts, n_clusters=4) == pytest.approx(sampled)
 
 
 def test_past_fit_sample_every_text_is_assigned_once_for_the_metrics_and_the_objective(ag_news_small_embeddings):
