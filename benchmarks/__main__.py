@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` (``make bench``): the speed, fit_speed, training_precision, scale, quality, selection, criteria, default_run, embeddings, run_speed, blas_threads, spark_predict, fit_sample and sota parts in turn.
+"""``python -m benchmarks`` (``make bench``): the speed, fit_speed, training_precision, scale, quality, selection, criteria, default_run, embeddings, run_speed, blas_threads, spark_predict, fit_sample, neighbours and sota parts in turn.
 
 Each part runs in its own process, writes its raw results to ``benchmarks/results/`` and
 regenerates ``benchmarks/RESULTS.md``; this driver adds how long each part took.
@@ -31,6 +31,7 @@ PARTS = {
     "blas_threads": ["-m", "benchmarks.blas_threads"],
     "spark_predict": ["-m", "benchmarks.spark_predict"],
     "fit_sample": ["-m", "benchmarks.fit_sample"],
+    "neighbours": ["-m", "benchmarks.neighbours"],
     "sota": ["-m", "benchmarks.sota"],
 }
 

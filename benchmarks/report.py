@@ -17,6 +17,7 @@ from benchmarks import blas_threads, criteria, default_run, imbalance_probe
 from benchmarks import common
 from benchmarks import embeddings as embeddings_module
 from benchmarks import fit_sample as fit_sample_module
+from benchmarks import neighbours as neighbours_module
 from benchmarks import fit_speed as fit_speed_module
 from benchmarks import pseudolabel_speed as pseudolabel_speed_module
 from benchmarks import quality as quality_module
@@ -162,8 +163,9 @@ HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.default_run       # the default 
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.embeddings        # embedding precisions: speed vs a bare encode, ACC/NMI on the three corpora
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.run_speed         # the default `make run`, cold: code before the cross-view objective vs now, champion reloaded
 BENCH_THREADS=0 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.blas_threads  # a run's steps with numpy/scipy's BLAS at its default threads vs one
-HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.spark_predict --n_texts 20000   # predict --engine spark (local[2]) vs local: texts/s, peak RSS, agreement
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.spark_predict    # predict --engine spark (local[2]) vs local on 200,000 texts: texts/s, peak RSS, agreement (~45 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.fit_sample        # pseudo-labelling fitted on 50,000 texts, 120,000 and 1M assigned: time, peak RSS
+HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.neighbours        # exact vs approximate neighbour search at 47,600, 120,000 and 1M rows: recall, time, memory
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.sota              # MiniLM + KMeans, DEC, PseudoLabelClusterer x 3 corpora (+ long-tailed), 5 seeds (~20 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.imbalance_probe --seeds 2   # pseudo-labelling's size prior on steep long tails and 44-topic Zipf sets (~40 min)
 HF_HUB_OFFLINE=1 .venv/bin/python -m benchmarks.pseudolabel_speed  # PseudoLabelClusterer fit time and peak RSS, code at dd9dcab vs now, 3 corpora and k=89/152 (~25 min)
@@ -226,6 +228,9 @@ def results_markdown(results_dir: Path = common.RESULTS_DIR) -> str:
     fit_sample = _read("fit_sample.json", results_dir)
     if fit_sample:
         parts += ["## Corpora past `fit_sample`: fitted on a sample, every text assigned", fit_sample_module.markdown(fit_sample)]
+    neighbours = _read("neighbours.json", results_dir)
+    if neighbours:
+        parts += ["## Neighbour search: exact against the approximate index", neighbours_module.markdown(neighbours)]
     training_precision = _read("training_precision.json", results_dir)
     if training_precision:
         parts += ["## Training precision: DEC and IDEC in float32 and bfloat16",

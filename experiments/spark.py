@@ -118,7 +118,8 @@ def text_column(frame, text_columns: str = ""):
     columns = list(frame.columns)
     wanted = [c.strip() for c in text_columns.split(",") if c.strip()]
     if not wanted:
-        wanted = ["text"] if "text" in columns else [c for c in ("title", "description") if c in columns]
+        wanted = ["text"] if "text" in columns else (
+            ["title", "description"] if {"title", "description"} <= set(columns) else [])  # as read_rows
     missing = [c for c in wanted if c not in columns]
     if missing or not wanted:
         raise DataError(f"no text column {', '.join(missing) or '(text, or title and description)'}; "

@@ -742,6 +742,18 @@ def test_fit_sample_markdown():
     assert "| 120,000 | 50,000 | 60.00 s | 150 s | 2,500 MiB (900 MiB) |" in text
 
 
+def test_neighbours_markdown():
+    from benchmarks import neighbours
+
+    size = {"n_rows": 1000000, "fitted": 50000, "peak_rss_mib": 3000.0, "runs": [
+        {"algorithm": "exact", "build_s": 0.0, "graph_s": 5000.0, "estimated": True, "assign_ms": 1.5, "recall": 1.0},
+        {"algorithm": "approximate, n_probe=32", "build_s": 90.0, "graph_s": 400.0, "estimated": False,
+         "assign_ms": 0.12, "recall": 0.961}]}
+    text = neighbours.markdown({"sizes": [size]})
+    assert "| 1,000,000 | exact | - | 5,000 s (est.) | 1.000 | 1.50 ms | 3,000 MiB |" in text
+    assert "| 1,000,000 | approximate, n_probe=32 | 90.00 s | 400 s | 0.961 | 0.12 ms | 3,000 MiB |" in text
+
+
 def test_corpus_sources_are_the_shared_files_there_else_the_bundled_split(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "SHARED_DATA", tmp_path)
     assert common.corpus_sources() == ["ag_news_test"]

@@ -80,6 +80,9 @@ def test_bad_input_is_one_line_before_any_job(registered, spark, tmp_path):
     pd.DataFrame({"body": ["a text"]}).to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(DataError, match="no text column .*pass --text_columns"):
         predict_spark(registered[0], str(tmp_path / "in.csv"), str(tmp_path / "out"))
+    pd.DataFrame({"title": ["a title alone"]}).to_csv(tmp_path / "titles.csv", index=False)
+    with pytest.raises(DataError, match="no text column"):  # as the local reader: title and description, or name them
+        predict_spark(registered[0], str(tmp_path / "titles.csv"), str(tmp_path / "out"))
     (tmp_path / "in.txt").write_text("a text\n")
     with pytest.raises(DataError, match="cannot read"):
         predict_spark(registered[0], str(tmp_path / "in.txt"), str(tmp_path / "out"))
