@@ -25,8 +25,9 @@ from benchmarks import common
 OUT = common.RESULTS_DIR / "fit_sample.json"
 
 
-def corpus(n: int):
-    """``n`` texts and their MiniLM rows (a run's precision), the shared corpora repeated in turn."""
+def corpus(n: int, *, distinct: bool = False):
+    """``n`` texts and their MiniLM rows (a run's precision), the shared corpora repeated in turn
+    (and, with ``distinct``, how many of the rows are not repeats)."""
     import numpy as np
 
     from clustering.data import load_corpus
@@ -40,7 +41,8 @@ def corpus(n: int):
         rows.append(embed_texts(data.texts, show_progress=False, precision=precision))
     X = np.vstack(rows)
     index = np.arange(n) % len(texts)
-    return [texts[i] for i in index], X[index]
+    out = [texts[i] for i in index], X[index]
+    return (*out, min(n, len(texts))) if distinct else out
 
 
 def child(n: int, fit_sample: int) -> dict:

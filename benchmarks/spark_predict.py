@@ -7,7 +7,7 @@ with an ``id`` column. Each engine runs as the CLI a user types, in its own proc
 after the other in one run: wall time, texts per second, and the peak of the summed resident
 memory of the whole tree (the driver, Spark's JVM and its Python workers), sampled from /proc;
 then the share of texts both engines put in the same cluster. Results:
-``benchmarks/results/spark_predict.json``.
+``benchmarks/results/spark_predict.json``, one entry per ``--n_texts`` (a new run replaces its size's).
 
     python -m benchmarks.spark_predict --n_texts 200000          # embedding dominates the time
     python -m benchmarks.spark_predict --n_texts 20000 --master local[2]
@@ -126,19 +126,24 @@ def measure(n_texts: int, master: str, echo=print) -> dict:
 
 
 def markdown(result: dict) -> str:
-    rows = [{"engine": f"{name}" + (f" ({result['master']})" if name == "spark" else " (one process)"),
-             "texts": f"{result['n_texts']:,}", "wall time": common.seconds(run["wall_s"]),
-             "texts / s": f"{run['texts_per_s']:.0f}", "peak RSS of the process tree": f"{run['peak_tree_rss_mib']:,.0f} MiB"}
-            for name, run in result["runs"].items()]
-    ratio = result["runs"]["local"]["wall_s"] / result["runs"]["spark"]["wall_s"]
+    """One table over every size measured (``{"sizes": [...]}``, or one size's result), each size's ratio and date."""
+    sizes = sorted(result.get("sizes", [result]), key=lambda r: r["n_texts"])
+    rows, lines = [], []
+    for size in sizes:
+        rows += [{"engine": f"{name}" + (f" ({size['master']})" if name == "spark" else " (one process)"),
+                  "texts": f"{size['n_texts']:,}", "wall time": common.seconds(run["wall_s"]),
+                  "texts / s": f"{run['texts_per_s']:.0f}",
+                  "peak RSS of the process tree": f"{run['peak_tree_rss_mib']:,.0f} MiB"}
+                 for name, run in size["runs"].items()]
+        ratio = size["runs"]["local"]["wall_s"] / size["runs"]["spark"]["wall_s"]
+        lines.append(f"{size['n_texts']:,} texts: Spark / local throughput {ratio:.2f}x; the two engines put "
+                     f"{size['agreement']:.2%} of the texts in the same cluster. "
+                     + common.machine_line(size.get("machine")))
     return "\n\n".join([
-        common.machine_line(result.get("machine")),
         "`python -m experiments predict` on the same parquet file of raw texts (the shared corpora, repeated) with a "
         "registered MiniLM + KMeans champion, each engine in its own process tree, one after the other; wall time "
-        "includes start-up (Spark's JVM, the model's load in each worker).",
-        common.markdown_table(rows),
-        f"Spark / local throughput: {ratio:.2f}x; the two engines put {result['agreement']:.2%} of the texts in the "
-        "same cluster."])
+        "includes start-up (Spark's JVM, the model's load in each worker). Each size is its own run.",
+        common.markdown_table(rows), *lines])
 
 
 def main(argv=None) -> int:
@@ -146,7 +151,11 @@ def main(argv=None) -> int:
     parser.add_argument("--n_texts", type=int, default=200_000)
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args(argv)
-    common.save_result(OUT, measure(args.n_texts, args.master))  # and regenerates RESULTS.md
+    import json
+
+    earlier = json.loads(OUT.read_text()) if OUT.is_file() else {}
+    sizes = [r for r in earlier.get("sizes", [earlier] if earlier else []) if r["n_texts"] != args.n_texts]
+    common.save_result(OUT, {"sizes": sizes + [measure(args.n_texts, args.master)]})  # and regenerates RESULTS.md
     return 0
 
 

@@ -730,7 +730,11 @@ def test_spark_predict_markdown_and_the_process_tree_memory():
                        "spark": {"wall_s": 250.0, "peak_tree_rss_mib": 1800.0, "texts_per_s": 80.0}}}
     text = spark_predict.markdown(result)
     assert "| spark (local[2]) | 20,000 | 250 s | 80 | 1,800 MiB |" in text
-    assert "Spark / local throughput: 0.80x" in text and "99.90% of the texts" in text
+    assert "20,000 texts: Spark / local throughput 0.80x" in text and "99.90% of the texts" in text
+    bigger = {**result, "n_texts": 200000, "agreement": 0.998}
+    both = spark_predict.markdown({"sizes": [bigger, result]})  # smaller first, each with its line
+    assert both.index("| local (one process) | 20,000 |") < both.index("| local (one process) | 200,000 |")
+    assert "200,000 texts: Spark / local throughput 0.80x" in both and "99.80%" in both
 
 
 def test_fit_sample_markdown():
@@ -745,13 +749,13 @@ def test_fit_sample_markdown():
 def test_neighbours_markdown():
     from benchmarks import neighbours
 
-    size = {"n_rows": 1000000, "fitted": 50000, "peak_rss_mib": 3000.0, "runs": [
+    size = {"n_rows": 1000000, "distinct_rows": 47600, "fitted": 50000, "peak_rss_mib": 3000.0, "runs": [
         {"algorithm": "exact", "build_s": 0.0, "graph_s": 5000.0, "estimated": True, "assign_ms": 1.5, "recall": 1.0},
         {"algorithm": "approximate, n_probe=32", "build_s": 90.0, "graph_s": 400.0, "estimated": False,
          "assign_ms": 0.12, "recall": 0.961}]}
-    text = neighbours.markdown({"sizes": [size]})
-    assert "| 1,000,000 | exact | - | 5,000 s (est.) | 1.000 | 1.50 ms | 3,000 MiB |" in text
-    assert "| 1,000,000 | approximate, n_probe=32 | 90.00 s | 400 s | 0.961 | 0.12 ms | 3,000 MiB |" in text
+    text = neighbours.markdown({"sizes": [size, {**size, "n_rows": 120000}]})
+    assert "| 1,000,000 | exact | - | 5,000 s (est.) | (copies) | 1.50 ms (50,000) | 3,000 MiB |" in text
+    assert "| 120,000 | approximate, n_probe=32 | 90.00 s | 400 s | 0.961 | 0.12 ms (50,000) | 3,000 MiB |" in text
 
 
 def test_corpus_sources_are_the_shared_files_there_else_the_bundled_split(tmp_path, monkeypatch):
