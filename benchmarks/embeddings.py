@@ -62,7 +62,7 @@ from benchmarks import common
 # -- embeddings (benchmarks.embeddings) -------------------------------------------------------------
 ROUTES = {
     "bare": "bare SentenceTransformer.encode (float32)",
-    "float32": "embed_texts, precision='float32' (the default)",
+    "float32": "embed_texts, precision='float32' (what precision='auto' gives without native bfloat16)",
     "bfloat16": "embed_texts, precision='bfloat16'",
     "bfloat16-mixed": "embed_texts, precision='bfloat16-mixed' (autocast)",
     "int8": "embed_texts, precision='int8' (per channel)",
