@@ -208,9 +208,9 @@ def internal_scores(X, labels_pred, *, metric: str = "cosine", sample_size: int 
     Notes
     -----
     Davies-Bouldin and Calinski-Harabasz are Euclidean by definition and computed as
-    scikit-learn defines them, a block of rows at a time (a sparse ``X`` densified per block). Davies and Bouldin, "A cluster separation measure", IEEE
-    TPAMI 1979; Calinski and Harabasz, "A dendrite method for cluster analysis",
-    Communications in Statistics 1974.
+    scikit-learn defines them, a block of rows at a time (a sparse ``X`` densified per
+    block). Davies and Bouldin, "A cluster separation measure", IEEE TPAMI 1979; Calinski
+    and Harabasz, "A dendrite method for cluster analysis", Communications in Statistics 1974.
 
     Examples
     --------

@@ -126,7 +126,7 @@ class NeighbourIndex:
             mine = found == np.arange(len(found))[:, None]
             mine[~mine.any(axis=1), -1] = True
             found = found[~mine].reshape(len(found), k)
-        return _fill_missing(found, self.n_fitted_)
+        return _fill_missing(found)
 
     def _vectors(self) -> np.ndarray:
         """The fitted unit rows, read back from the inverted lists in their original order."""
@@ -173,7 +173,7 @@ def _ivf_index(X: np.ndarray, seed: int):
     return index
 
 
-def _fill_missing(found: np.ndarray, n_fitted: int) -> np.ndarray:
+def _fill_missing(found: np.ndarray) -> np.ndarray:
     """Replace faiss' -1 (fewer rows than asked in the cells visited) by the row's first neighbour."""
     missing = found < 0
     if missing.any():

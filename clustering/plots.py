@@ -44,6 +44,37 @@ def _scatter_by_label(ax, xy: np.ndarray, labels: np.ndarray, label_names, title
     ax.set_yticks([])
 
 
+def tsne_rows(n_samples: int, max_points: int = 3000, random_state: int = 0) -> np.ndarray:
+    """The samples ``tsne_plot`` embeds: all, or a sorted seeded subset of ``max_points`` above it.
+
+    A caller whose points are costly to compute maps only these and passes them with the
+    same ``max_points``: the plot is the one all the points would give.
+
+    Parameters
+    ----------
+    n_samples : int
+        Samples there are.
+    max_points : int, default=3000
+        Most samples embedded.
+    random_state : int, default=0
+        Seed of the subset.
+
+    Returns
+    -------
+    rows : ndarray of shape (min(n_samples, max_points),)
+        Indices, ascending.
+
+    Examples
+    --------
+    >>> from clustering.plots import tsne_rows
+    >>> tsne_rows(4).tolist(), len(tsne_rows(100, 10))
+    ([0, 1, 2, 3], 10)
+    """
+    if n_samples <= max_points:
+        return np.arange(n_samples)
+    return np.sort(np.random.default_rng(random_state).choice(n_samples, max_points, replace=False))
+
+
 def tsne_plot(
     X,
     labels_pred,
@@ -123,9 +154,7 @@ def tsne_plot(
     if len(X) < 3:
         raise ValueError(f"t-SNE needs at least 3 samples; got {len(X)}")
 
-    idx = np.arange(len(X))
-    if len(X) > max_points:
-        idx = np.sort(np.random.default_rng(random_state).choice(len(X), max_points, replace=False))
+    idx = tsne_rows(len(X), max_points, random_state)
     perplexity = float(min(perplexity, max(1.0, (len(idx) - 1) / 3)))
     xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(X[idx])
 

@@ -316,15 +316,13 @@ def log_final_artifacts(prep: Prepared, model, metrics: dict, comparison, *, tsn
         Also log its trials and plots (``log_study``).
     """
     from clustering.keywords import keywords_table
-    from clustering.plots import contingency_heatmap, loss_curves, tsne_plot
+    from clustering.plots import contingency_heatmap, loss_curves, tsne_plot, tsne_rows
     from experiments.evaluation import assign, own_space
     from experiments.report import accuracy_by_length, confused_pairs
 
     corpus = prep.corpus
     labels = assign(model, prep.X, corpus.texts)  # every text's, also when the model was fitted on a sample
-    rows = np.arange(len(labels))  # the texts t-SNE shows (tsne_plot's own sample): only they are mapped
-    if len(rows) > tsne_points:
-        rows = np.sort(np.random.default_rng(seed).choice(len(rows), tsne_points, replace=False))
+    rows = tsne_rows(len(labels), tsne_points, seed)  # the texts t-SNE shows: only they are mapped
     latent = own_space(model, prep.X, corpus.texts, rows)[0]
     truth = None if corpus.labels is None else np.asarray(corpus.labels)[rows]
     log_figure(tsne_plot(latent, labels[rows], truth, label_names=corpus.label_names,
