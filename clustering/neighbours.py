@@ -15,8 +15,8 @@ __all__ = ["NeighbourIndex", "recall_at_k", "EXACT_MAX", "ALGORITHMS"]
 
 ALGORITHMS = ("auto", "exact", "approximate")
 # ``algorithm="auto"`` searches exactly up to this many fitted rows (every corpus the suite was
-# tuned on); past it exact search grows with the square of the rows, and assigning 1M texts
-# against 50,000 fitted ones took ~1.5 ms a text exactly, ~0.1 ms approximately, on 2 cores.
+# tuned on); past it exact search grows with the square of the rows (times and recall of both:
+# ``python -m benchmarks.neighbours``, in benchmarks/RESULTS.md).
 EXACT_MAX = 20_000
 
 
@@ -166,7 +166,7 @@ def _ivf_index(X: np.ndarray, seed: int):
     cells = int(np.clip(2 * np.sqrt(n), 1, n // 39))  # faiss wants >= 39 training rows a cell
     index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, max(cells, 1), faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = seed
-    rows = np.random.default_rng(seed).choice(n, min(n, 64 * cells), replace=False)  # 64 a cell: ~2 min at 1M rows
+    rows = np.random.default_rng(seed).choice(n, min(n, 64 * cells), replace=False)  # 64 a cell bounds the training
     index.train(X[np.sort(rows)])
     index.add(X)
     index.make_direct_map()  # so the fitted rows can be read back (``kneighbors()`` of the fitted rows)

@@ -15,7 +15,7 @@ __all__ = ["direction", "score", "cross_view_scorer", "MINIMISE", "QUICK_MEASURE
 MINIMISE = {"davies_bouldin"}
 QUICK_MEASURES = ("silhouette", "neighbours")  # cross_view's measures cheap enough for every epoch
 # Past this many texts, cross_view scores a seeded sample of them: its measures read 5,000 rows,
-# and its reference k-means and lexical view on every text of a 1M-text corpus took minutes.
+# and its reference k-means and lexical view would otherwise grow with the corpus.
 CROSS_VIEW_ROWS = 50_000
 
 
